@@ -1,0 +1,91 @@
+"""JSON input: one claim object, an array of claims, or NDJSON (one per line).
+
+NDJSON is streamed line by line so memory stays bounded by one claim; a single
+object or an array is parsed whole (such files are small by nature).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Iterator
+
+from ..models import InputError, Source
+from . import ClaimRecord, ReadError
+
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+def _record(obj: object, source: Source) -> ClaimRecord:
+    if isinstance(obj, dict):
+        return ClaimRecord(obj, source)
+    return ClaimRecord(
+        None,
+        source,
+        [InputError(field="<claim>", message=f"expected a JSON object, got {type(obj).__name__}", source=source)],
+    )
+
+
+def _decode_error(exc: Exception, source: Source) -> ClaimRecord:
+    if isinstance(exc, json.JSONDecodeError):
+        message = f"invalid JSON: {exc.msg} at column {exc.colno}"
+    elif isinstance(exc, UnicodeDecodeError):
+        message = f"invalid UTF-8 at byte {exc.start}"
+    elif isinstance(exc, RecursionError):
+        message = "JSON nested too deeply"
+    else:
+        message = f"invalid JSON: {exc}"
+    return ClaimRecord(None, source, [InputError(field="<json>", message=message, source=source)])
+
+
+def read_json(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+    first = stream.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")  # type: ignore[attr-defined]
+    if first[:1] == b"[" or _single_document(stream):
+        yield from _read_document(stream, name)
+    else:
+        yield from _read_ndjson(stream, name)
+
+
+def _single_document(stream: IO[bytes]) -> bool:
+    # A pretty-printed single object spans many lines; NDJSON has one object
+    # per line. Peek: if the first non-blank line is not a whole JSON value,
+    # treat the file as one document.
+    head = stream.peek(1 << 16)  # type: ignore[attr-defined]
+    for raw in head.split(b"\n"):
+        if raw.strip():
+            try:
+                json.loads(raw)
+                return False
+            except Exception:
+                return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    return False
+
+
+def _read_document(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+    raw = stream.read()
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as exc:
+        raise ReadError(f"{name}: {_decode_error(exc, Source(file=name)).errors[0].message}") from None
+    if isinstance(doc, list):
+        for index, obj in enumerate(doc, start=1):
+            yield _record(obj, Source(file=name, index=index))
+    else:
+        yield _record(doc, Source(file=name, index=1))
+
+
+def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+    index = 0
+    for lineno, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        index += 1
+        source = Source(file=name, index=index, line=lineno)
+        if len(raw) > MAX_LINE_BYTES:
+            yield ClaimRecord(None, source, [InputError(field="<json>", message=f"line longer than {MAX_LINE_BYTES} bytes", source=source)])
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+        except (ValueError, RecursionError) as exc:
+            yield _decode_error(exc, source)
+            continue
+        yield _record(obj, source)
