@@ -1,0 +1,171 @@
+"""The only module that talks to durable_rules.
+
+durable_rules keeps global state in its C extension, is not thread-safe, and
+its Python layer (``durable.engine.Host``) starts background threads that
+read freed memory, swallows action exceptions and re-encodes the whole session
+state after every action. So we call the C extension (``durable_rules_engine``)
+directly:
+
+* no host and no background threads (nothing to crash under Spark or Dask);
+* one live session per compiled program, with a fixed id, deleted in a
+  ``finally`` after every claim (session and fact ids are 32-bit hashes, so
+  two live claims could otherwise join each other's facts);
+* one process-wide lock around every call into the extension;
+* facts, never events, each with an explicit unique ``id``;
+* result code 1 (a fact no rule matched) is normal, not an error;
+* an exception in an action abandons the action and propagates;
+* rules with negation are gated on an end-of-claim fact asserted only after
+  every other fact and derived fact is in (negation in durable_rules is
+  order-dependent);
+* a lint refuses programs that approach the 512-sibling hang.
+
+See ``../shared/design/durable-rules-notes.md`` for the measurements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+from collections import Counter
+from typing import Any, Callable, Iterable, Optional
+
+import durable_rules_engine as _dre
+
+#: The session id every claim runs under (one live session per program).
+SID = "0"
+#: Fact kind asserted last, to gate rules that use negation.
+END_KIND = "$end"
+#: Refuse a program when one property has this many distinct tests under one
+#: fact kind: durable_rules hangs at 512 sibling conditions and slows down
+#: linearly well before that.
+SIBLING_LIMIT = 256
+
+# durable_rules keeps global state: every call into it goes through this lock.
+_LOCK = threading.RLock()
+_names = itertools.count(1)
+
+# Result codes of the C extension's assert calls.
+_OK, _NOT_HANDLED, _OBSERVED, _QUEUED = 0, 1, 2, 3
+
+
+class EngineError(Exception):
+    """The engine refused a program or failed while running a claim."""
+
+
+def _json_default(value: Any) -> Any:
+    # durable_rules compares numbers and strings only: dates become YYYYMMDD.
+    if isinstance(value, dt.date):
+        return value.year * 10000 + value.month * 100 + value.day
+    raise TypeError(f"fact values must be str, int, float, bool or None, not {type(value).__name__}")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default).encode
+_decode = json.loads
+
+#: An action gets the rule's index and its bound facts, and returns derived
+#: facts to assert (or None).
+Dispatch = Callable[[int, dict[str, dict[str, Any]]], Optional[list[dict[str, Any]]]]
+
+
+def lint(rules: dict[str, dict[str, Any]]) -> None:
+    """Refuse rule sets that would put too many sibling tests under one node."""
+    siblings: Counter[tuple[str, str]] = Counter()
+    seen: set[tuple[str, str, str]] = set()
+    for rule in rules.values():
+        for pattern in rule.get("all", []):
+            for expression in pattern.values():
+                kind, tests = _first_level_tests(expression)
+                for prop, test in tests:
+                    key = (kind, prop, test)
+                    if key not in seen:
+                        seen.add(key)
+                        siblings[(kind, prop)] += 1
+    for (kind, prop), count in siblings.items():
+        if count >= SIBLING_LIMIT:
+            raise EngineError(
+                f"{count} distinct tests of '{prop}' on '{kind}' facts (limit {SIBLING_LIMIT}): "
+                "durable_rules hangs near 512; look such values up in a table and attach them to facts"
+            )
+
+
+def _first_level_tests(expression: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    terms = expression.get("$and", [expression])
+    kind = ""
+    tests: list[tuple[str, str]] = []
+    for term in terms:
+        if not isinstance(term, dict) or len(term) != 1:
+            continue
+        (key, value), = term.items()
+        if key == "kind":
+            kind = str(value)
+        elif key.startswith("$") and isinstance(value, dict) and len(value) == 1:
+            (prop, operand), = value.items()
+            tests.append((prop, key + json.dumps(operand, sort_keys=True, default=str)))
+        elif not key.startswith("$"):
+            tests.append((key, json.dumps(value, sort_keys=True, default=str)))
+    return kind, tests
+
+
+class Program:
+    """A set of compiled rules registered once with durable_rules.
+
+    ``rules`` maps durable rule names to their JSON definitions (without
+    ``run``); the rule name must be the decimal index the dispatcher expects.
+    Build programs once per process: each create/delete leaks memory in the
+    extension.
+    """
+
+    def __init__(self, rules: dict[str, dict[str, Any]], gated: bool):
+        lint(rules)
+        self._gated = gated
+        self._name = f"scrubber-{next(_names)}"
+        with _LOCK:
+            try:
+                self._handle = _dre.create_ruleset(self._name, _encode(rules))
+            except Exception as exc:  # the extension raises its own error type
+                raise EngineError(f"durable_rules refused the compiled rules: {exc}") from None
+
+    def run(self, facts: Iterable[dict[str, Any]], dispatch: Dispatch) -> None:
+        """Assert one claim's facts, run every action to quiescence, then the
+        end-of-claim gate, and always delete the session. ``dispatch`` runs
+        the action of each rule that fires."""
+        batch = list(facts)
+        for fact in batch:
+            fact["sid"] = SID
+        with _LOCK:
+            try:
+                self._assert(batch, dispatch)
+                if self._gated:
+                    self._assert([{"sid": SID, "id": "$end", "kind": END_KIND}], dispatch)
+            finally:
+                _dre.delete_state(self._handle, SID)
+
+    def _assert(self, facts: list[dict[str, Any]], dispatch: Dispatch) -> None:
+        if not facts:
+            return
+        code, state = _dre.assert_facts(self._handle, _encode(facts))
+        if code == _OBSERVED:
+            raise EngineError("two facts with the same id were asserted for one claim")
+        if code == _QUEUED or not state:
+            return
+        self._drain(state, dispatch)
+
+    def _drain(self, state: int, dispatch: Dispatch) -> None:
+        started = _dre.start_action_for_state(self._handle, state)
+        message = started[1] if started else None
+        while message:
+            (name, bindings), = _decode(message).items()
+            try:
+                derived = dispatch(int(name), bindings)
+                if derived:
+                    for fact in derived:
+                        fact["sid"] = SID
+                    code, _ = _dre.assert_facts(self._handle, _encode(derived))
+                    if code == _OBSERVED:
+                        raise EngineError(f"rule #{name} derived a fact whose id already exists")
+            except BaseException:
+                _dre.abandon_action(self._handle, state)
+                raise
+            message = _dre.complete_and_start_action(self._handle, state)
