@@ -97,6 +97,7 @@ class Facts:
                 "units": line.units,
                 "charge_cents": cents(line.charge),
                 "dos": yyyymmdd(line.service_date),
+                "date": line.service_date.isoformat(),
                 "dos_end": yyyymmdd(line.service_date_end),
                 "pos": line.place_of_service or claim.place_of_service,
                 "modifiers": ",".join(line.modifiers),

@@ -2,7 +2,8 @@
 
 Only unambiguous fixes are applied: a fix that offers alternatives (GA or
 GZ, depending on an ABN the scrubber cannot see) is left for a person. Fixes
-are applied in a fixed order (removals, additions, units, dropped lines) so
+are applied in a fixed order (dropped lines, then removals, additions and
+units on the lines that remain) so
 the result does not depend on the order rules fired in.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from .models import MAX_MODIFIERS, Change, Claim, Finding, Fix
 
-_ORDER = {"remove_modifier": 0, "add_modifier": 1, "set_units": 2, "drop_line": 3}
+_ORDER = {"drop_line": 0, "remove_modifier": 1, "add_modifier": 2, "set_units": 3}
 
 
 def applicable(fix: Fix) -> bool:
@@ -41,7 +42,7 @@ def apply_fixes(claim: Claim, findings: list[Finding]) -> tuple[Claim, list[Chan
             continue
         seen.add(key)
         pending.append((finding.rule_id, fix))
-    pending.sort(key=lambda item: (_ORDER[item[1].action], item[1].line, item[1].modifier or ""))
+    pending.sort(key=lambda item: (_ORDER[item[1].action], item[1].line))  # stable: keeps finding order
     changes: list[Change] = []
     dropped: set[int] = set()
     for rule_id, fix in pending:

@@ -20,7 +20,7 @@ from .models import Claim, Finding, Fix, InputError, ScrubResult, Severity, Sour
 from .plugin import Option, ReferenceTable
 from .plugins import Plugins, describe_error
 from .readers import ClaimRecord
-from .rules import RuleFileError, RuleSet, load_ruleset
+from .rules import RuleFileError, RuleSet, parse_ruleset
 
 log = logging.getLogger("scrubber")
 
@@ -126,20 +126,32 @@ class Scrubber:
     # -- loading -----------------------------------------------------------
 
     def _load_rule_files(self, items: Iterable[Any], plugin: Optional[str]) -> list[LoadedRuleSet]:
+        """Load rule files from paths, directories or package resources
+        (``importlib.resources`` traversables); a bad file is reported and
+        skipped."""
         loaded = []
-        paths: list[Any] = []
+        files: list[Any] = []
         for item in items:
             if isinstance(item, RuleSet):
                 loaded.append(LoadedRuleSet(item, f"<{plugin or 'api'}:{item.ruleset}>", plugin))
-            elif Path(item).is_dir():
-                paths.extend(sorted(Path(item).glob("*.yaml")) + sorted(Path(item).glob("*.yml")))
-            else:
-                paths.append(Path(item))
-        for path in paths:
+                continue
+            entry = Path(item) if isinstance(item, str) else item
             try:
-                loaded.append(LoadedRuleSet(load_ruleset(path), str(path), plugin))
+                if entry.is_dir():
+                    files.extend(sorted((c for c in entry.iterdir() if c.name.endswith((".yaml", ".yml"))), key=lambda c: c.name))
+                else:
+                    files.append(entry)
+            except Exception as exc:
+                self.rule_file_problems.append(RuleFileProblem(str(item), plugin, f"{item}: {describe_error(exc)}"))
+        for entry in files:
+            try:
+                try:
+                    text = entry.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise RuleFileError(str(entry), f"cannot read: {describe_error(exc)}") from None
+                loaded.append(LoadedRuleSet(parse_ruleset(text, str(entry)), str(entry), plugin))
             except RuleFileError as exc:
-                self.rule_file_problems.append(RuleFileProblem(str(path), plugin, str(exc)))
+                self.rule_file_problems.append(RuleFileProblem(str(entry), plugin, str(exc)))
                 log.error("rule file skipped: %s", exc)
         return loaded
 

@@ -1,0 +1,119 @@
+"""Hook implementations of the dry-needling plugin.
+
+The plugin's Python only looks tables up and attaches what it finds to
+facts; every decision (what is wrong, how bad, what to do) is in the rule
+files under ``rulesets/dry_needling``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from scrubber import Claim, Facts, Option, ReferenceTable, hookimpl
+
+from .reference import NEEDLING_CODES, Tables
+
+TABLES = Tables()
+LIABILITY = frozenset({"GA", "GX", "GY", "GZ"})
+DISTINCT = frozenset({"59", "XE", "XS", "XP", "XU"})
+EM_EXTRA = frozenset({"G0463"})
+
+
+def is_em(code: str) -> bool:
+    return code in EM_EXTRA or (code.isdigit() and 99202 <= int(code) <= 99499)
+
+
+@hookimpl
+def scrubber_options() -> list[Option]:
+    return [
+        Option("therapist_modifier", "GY", "Liability modifier Medicare expects when an ineligible provider (PT, "
+               "chiropractor) bills dry needling: GY (statutory exclusion) or GA, which some contractors want "
+               "[check]", choices=("GY", "GA")),
+        Option("em_bypass", "either", "In an E/M + needling pair, which line must carry the bypass modifier: "
+               "'either' (25 on the E/M or 59/X on the needling line), 'em' (25 on the E/M) or 'needling' "
+               "(59/X on the needling line) [check]", choices=("either", "em", "needling")),
+        Option("bypass_modifier", "XS", "The NCCI bypass modifier proposed for a column 2 line", choices=("XS", "59")),
+        Option("investigational", False, "The payer treats dry needling as experimental or investigational "
+               "(Cigna 0139, BCBS 2.01.100 ...): warn and ask for a patient waiver", type=bool),
+    ]
+
+
+@hookimpl
+def scrubber_tables() -> list[ReferenceTable]:
+    return TABLES.describe()
+
+
+@hookimpl
+def scrubber_rulesets() -> list[Any]:
+    return [resources.files("scrubber_dry_needling.rulesets")]
+
+
+@hookimpl
+def scrubber_facts(claim: Claim, facts: Facts, options: dict[str, Any]) -> None:
+    lines = facts.lines
+    if not any(line["code"] in NEEDLING_CODES for line in lines):
+        return
+    for fact in lines:
+        code = fact["code"]
+        fact["dn"] = code in NEEDLING_CODES
+        mue = TABLES.mue.get(code)
+        if mue:
+            fact["mue"], fact["mai"] = mue
+        if code in TABLES.injections:
+            fact["injection"] = True
+        if is_em(code):
+            fact["em"] = True
+    for line, fact in zip(claim.lines, lines):
+        if fact["dn"]:
+            _needling_line(line.modifiers, fact, facts, options)
+    _pairs(claim, facts, options)
+
+
+def _needling_line(modifiers: list[str], fact: dict[str, Any], facts: Facts, options: dict[str, Any]) -> None:
+    number, dos = fact["number"], fact["dos"]
+    provider_class, eligible = TABLES.provider_class(fact["taxonomy"])
+    fact["provider_class"] = provider_class
+    if eligible is not None:
+        fact["ncd_eligible"] = eligible
+    dxs = fact["dx"].split(",") if fact["dx"] else []
+    fact["clbp_dx"] = any(TABLES.is_clbp(dx, dos) for dx in dxs)
+    fact["therapist_modifier"] = options["therapist_modifier"]
+    fact["investigational"] = options["investigational"]
+    known = TABLES.invalid_modifiers[fact["code"]]
+    for modifier in modifiers:
+        status, reason = known.get(modifier, (None, None))
+        if status or modifier in LIABILITY or modifier in DISTINCT:
+            facts.add("modifier", line=number, code=fact["code"], modifier=modifier, status=status, reason=reason,
+                      liability=modifier in LIABILITY, distinct=modifier in DISTINCT)
+    present = set(modifiers)
+    for first, second, policy, remove in TABLES.conflicts:
+        if first in present and second in present:
+            facts.add("conflict", line=number, first=first, second=second, policy=policy, remove=remove or None)
+    for dx in dxs:
+        validity = TABLES.dx_validity.get(dx)
+        if validity and not validity[0] <= dos <= validity[1]:
+            facts.add("dx_problem", line=number, dx=dx, replaced_by=" / ".join(validity[2]) or None,
+                      retired=dos > validity[1])
+
+
+def _pairs(claim: Claim, facts: Facts, options: dict[str, Any]) -> None:
+    """One ``ptp`` fact per ordered pair of lines on one day with an NCCI edit."""
+    lines = list(zip(claim.lines, facts.lines))
+    for a_line, a in lines:
+        for b_line, b in lines:
+            if a is b or a["dos"] != b["dos"] or not (a["dn"] or b["dn"]):
+                continue
+            edit = TABLES.ptp_edit(a["code"], b["code"], a["dos"])
+            if edit is None:
+                continue
+            a_mods, b_mods = set(a_line.modifiers), set(b_line.modifiers)
+            b_bypass = b_mods & TABLES.ncci_modifiers
+            facts.add(
+                "ptp", col1=a["number"], col2=b["number"], col1_code=a["code"], col2_code=b["code"],
+                indicator=edit.indicator, rationale=edit.rationale,
+                em_col1=is_em(a["code"]), em_col2=is_em(b["code"]),
+                col1_has_25="25" in a_mods, col2_bypass=bool(b_bypass),
+                col2_bypass_not25=bool(b_bypass - {"25"}), col2_distinct=bool(b_mods & DISTINCT),
+                em_bypass=options["em_bypass"], bypass_modifier=options["bypass_modifier"],
+            )

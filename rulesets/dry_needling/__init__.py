@@ -1,0 +1,1 @@
+"""Package marker only: lets pip install these rule files as data of the dry-needling plugin."""
