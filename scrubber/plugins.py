@@ -95,13 +95,11 @@ class Plugins:
                 self.fail(name, "load", exc)
 
     def _check_hooks(self, plugin: Any, name: str) -> None:
-        # pluggy accepts an implementation of a hook that does not exist
-        # until check_pending(); a typo in a hook name should be reported.
-        for impl_name in dir(plugin):
-            if impl_name.startswith("scrubber_") and not hasattr(self.pm.hook, impl_name):
-                attr = getattr(plugin, impl_name, None)
-                if callable(attr) and self.pm.parse_hookimpl_opts(plugin, impl_name) is not None:
-                    raise pluggy.PluginValidationError(plugin, f"unknown hook {impl_name}")
+        # pluggy accepts an implementation of a hook that has no spec (until
+        # check_pending); a typo in a hook name must not pass silently.
+        for impl in self.pm.get_hookcallers(plugin) or []:
+            if impl.spec is None:
+                raise pluggy.PluginValidationError(plugin, f"unknown hook {impl.name}")
 
     def fail(self, name: str, stage: str, exc: BaseException) -> None:
         """Report a plugin failure at load time and unregister the plugin."""

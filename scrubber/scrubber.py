@@ -194,6 +194,9 @@ class Scrubber:
                 data = claim.data or {}
                 return ScrubResult(claim_id=_claim_id(data), source=source, status=Status.invalid, errors=claim.errors)
             claim = claim.data
+        if not isinstance(claim, (dict, Claim)):
+            error = InputError(field="<claim>", message=f"expected a claim object, got {type(claim).__name__}", source=source)
+            return ScrubResult(claim_id=None, source=source, status=Status.invalid, errors=[error])
         if isinstance(claim, dict):
             try:
                 claim = Claim.model_validate(claim)
@@ -246,7 +249,10 @@ class Scrubber:
             except Exception as exc:
                 raise _HookFailure(name, "scrubber_review", exc) from exc
             if replaced is not None:
-                findings = list(replaced)
+                try:
+                    findings = [Finding.model_validate(dict(f.__dict__) if isinstance(f, Finding) else f) for f in replaced]
+                except (ValidationError, TypeError, AttributeError) as exc:
+                    raise _HookFailure(name, "scrubber_review", exc) from exc
         return findings
 
     def _run_engine(self, claim: Claim, codes: set[str], settings: Settings) -> list[Finding]:

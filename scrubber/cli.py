@@ -1,0 +1,297 @@
+"""The ``scrubber`` command line.
+
+Exit status: 0 when no claim has an error (an error finding, or a claim that
+is invalid or failed), 1 when at least one has, 2 when an input could not be
+read at all or the command was misused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from typing import IO, Iterable, Iterator, Optional, Sequence
+
+from . import __version__
+from .models import ScrubResult, Status
+from .readers import ClaimRecord, ReadError, read_path
+from .scrubber import Scrubber, ScrubberError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 already; keep its message short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"scrubber: error: {message}\n")
+
+
+def _plugin_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-plugin", action="append", metavar="NAME",
+                        help="load only these plugins (repeatable; also SCRUBBER_PLUGINS=a,b)")
+    parser.add_argument("--block-plugin", action="append", metavar="NAME",
+                        help="never load this plugin (repeatable; also SCRUBBER_BLOCK_PLUGINS=a,b)")
+    parser.add_argument("--rules", action="append", metavar="FILE", default=[],
+                        help="an extra rule file or directory of rule files (repeatable)")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (YAML or TOML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scrubber", description="Scrub professional claims (X12 837P or JSON) before they go to a payer.")
+    parser.add_argument("--version", action="version", version=f"scrubber {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="scrub claim files and report findings")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="JSON, NDJSON or X12 837P file, or - for standard input")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="text report or NDJSON (one object per claim)")
+    check.add_argument("--fix", action="store_true", help="apply the proposed fixes; JSON output carries the corrected claim and the changes")
+    check.add_argument("--fix-output", metavar="PATH", help="with --fix and one input: write the corrected file there (same format as the input)")
+    check.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    check.add_argument("--batch-size", type=int, default=256, metavar="N", help=argparse.SUPPRESS)
+    check.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                       help="progress bar on standard error (auto: only when it is a terminal)")
+    _plugin_options(check)
+
+    rules = sub.add_parser("rules", help="list the loaded rules")
+    rules.add_argument("--explain", metavar="RULE_ID", help="show one rule in full")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    _plugin_options(rules)
+
+    plugins = sub.add_parser("plugins", help="list plugins, their versions, tables and load errors")
+    plugins.add_argument("--format", choices=("text", "json"), default="text")
+    _plugin_options(plugins)
+    return parser
+
+
+def _scrubber(args: argparse.Namespace) -> Scrubber:
+    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules)
+
+
+def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
+    for name, info in scrubber.plugins.info.items():
+        for error in info.errors:
+            err.write(f"scrubber: plugin {name} skipped: {error}\n")
+    for problem in scrubber.rule_file_problems:
+        err.write(f"scrubber: rule file skipped: {problem.message}\n")
+
+
+# -- check ----------------------------------------------------------------
+
+
+def _records(paths: Sequence[str], failures: list[str]) -> Iterator[ClaimRecord]:
+    for path in paths:
+        try:
+            yield from read_path(path)
+        except ReadError as exc:
+            failures.append(str(exc))
+
+
+def _text(result: ScrubResult, out: IO[str]) -> None:
+    where = f" ({result.source.describe()})" if result.source else ""
+    counts = Counter(f.severity.value for f in result.findings)
+    summary = ", ".join(f"{n} {s}{'s' if n > 1 else ''}" for s, n in sorted(counts.items()))
+    out.write(f"claim {result.claim_id or '?'}{where}: {result.status.value}{': ' + summary if summary else ''}\n")
+    for error in result.errors:
+        out.write(f"  {error.describe()}\n")
+    current: object = object()
+    for finding in result.findings:
+        if finding.line != current:
+            current = finding.line
+            out.write(f"  line {finding.line} {finding.code}\n" if finding.line is not None else "  claim\n")
+        out.write(f"    {finding.severity.value:<7} {finding.rule_id}: {finding.message}\n")
+        if finding.fix:
+            out.write(f"            fix: {finding.fix.describe()}\n")
+        cite = finding.citation.source + (f" <{finding.citation.url}>" if finding.citation.url else "")
+        out.write(f"            source: {cite}\n")
+    for change in result.changes:
+        out.write(f"  fixed line {change.line}: {change.action} {change.before} -> {change.after} ({change.rule_id})\n")
+
+
+def _json(result: ScrubResult, out: IO[str]) -> None:
+    doc = result.model_dump(mode="json", exclude={"fixed_claim", "changes", "errors"})
+    if result.status in (Status.invalid, Status.failed) or result.errors:
+        doc["errors"] = [e.model_dump(mode="json") for e in result.errors]
+    if result.fixed_claim is not None:
+        doc["fixed_claim"] = result.fixed_claim
+        doc["changes"] = [c.model_dump(mode="json") for c in result.changes]
+    out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def _results(args: argparse.Namespace, scrubber: Optional[Scrubber], records: Iterable[ClaimRecord]) -> Iterator[ScrubResult]:
+    if args.jobs > 1:
+        from .parallel import scrub_parallel
+
+        yield from scrub_parallel(records, args, jobs=args.jobs, batch_size=args.batch_size, fix=args.fix)
+    else:
+        assert scrubber is not None
+        yield from scrubber.scrub_many(records, fix=args.fix)
+
+
+def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if args.jobs < 1:
+        err.write("scrubber: --jobs must be at least 1\n")
+        return EXIT_USAGE
+    if args.fix_output and (not args.fix or len(args.paths) != 1 or args.paths[0] == "-"):
+        err.write("scrubber: --fix-output needs --fix and exactly one input file\n")
+        return EXIT_USAGE
+    scrubber = _scrubber(args)
+    _report_load_problems(scrubber, err)
+    failures: list[str] = []
+    counts: Counter[str] = Counter()
+    write = _json if args.format == "json" else _text
+    from .progress import Progress
+
+    progress = Progress(err, args.progress)
+    fixed: list[ScrubResult] = []
+    for result in _results(args, scrubber, _records(args.paths, failures)):
+        counts[result.status.value] += 1
+        write(result, out)
+        progress.tick()
+        if args.fix_output:
+            fixed.append(result)
+    progress.close()
+    for failure in failures:
+        err.write(f"scrubber: cannot read {failure}\n")
+    if args.fix_output and not failures:
+        from .writers import write_fixed
+
+        try:
+            write_fixed(args.paths[0], args.fix_output, fixed, err)
+        except OSError as exc:
+            err.write(f"scrubber: cannot write {args.fix_output}: {exc.strerror or exc}\n")
+            return EXIT_USAGE
+    total = sum(counts.values())
+    parts = ", ".join(f"{counts[s.value]} {s.value}" for s in Status)
+    err.write(f"scrubber: {total} claims read: {parts}\n")
+    if failures:
+        return EXIT_USAGE
+    bad = counts[Status.rejected.value] + counts[Status.invalid.value] + counts[Status.failed.value]
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
+# -- rules and plugins ------------------------------------------------------
+
+
+def _conditions(rule: object) -> list[str]:
+    from .rules import Negation, Pattern
+
+    lines = []
+    for item in rule.when:  # type: ignore[attr-defined]
+        negated = isinstance(item, Negation)
+        pattern: Pattern = item.not_ if negated else item  # type: ignore[assignment]
+        tests = []
+        for field, cond in pattern.where.items():
+            if hasattr(cond, "model_dump"):
+                for op, value in cond.model_dump(by_alias=True, exclude_none=True).items():
+                    shown = value.get("ref") or f"its {value.get('field')}" if isinstance(value, dict) else value
+                    tests.append(f"{field} {op} {shown}")
+            else:
+                tests.append(f"{field} = {cond}")
+        if pattern.modifiers:
+            tests += [f"modifiers {k} {v}" for k, v in pattern.modifiers.model_dump(exclude_none=True).items()]
+        if pattern.any_of:
+            tests.append("any of (" + " | ".join(", ".join(f"{k}: {v}" for k, v in b.items()) for b in pattern.any_of) + ")")
+        head = f"{'no ' if negated else ''}{pattern.fact}" + (f" as {pattern.name}" if pattern.name != pattern.fact else "")
+        lines.append(f"{head}" + (f" where {'; '.join(tests)}" if tests else ""))
+    return lines
+
+
+def cmd_rules(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    scrubber = _scrubber(args)
+    _report_load_problems(scrubber, err)
+    if args.explain:
+        parts = scrubber.engine_rules(args.explain)
+        if not parts:
+            err.write(f"scrubber: no loaded rule has the ID {args.explain}\n")
+            return EXIT_USAGE
+        first = next((p for p in parts if p.findings), parts[0])
+        rule = first.rule
+        out.write(f"{rule.id}: {rule.title}\n")
+        out.write(f"  severity:  {rule.severity.value if rule.severity else '(derives facts only)'}\n")
+        if rule.citation:
+            out.write(f"  source:    {rule.citation.source}\n")
+            if rule.citation.url:
+                out.write(f"             {rule.citation.url}\n")
+        out.write(f"  effective: {rule.effective or 'always'}{' to ' + str(rule.expires) if rule.expires else ''}\n")
+        out.write(f"  ruleset:   {first.ruleset} ({first.origin}), plugin {first.plugin or '-'}\n")
+        for n, part in enumerate(parts, 1):
+            out.write(f"  engine rule {n} of {len(parts)}: {part.rule.title}\n    when\n")
+            for line in _conditions(part.rule):
+                out.write(f"      {line}\n")
+            out.write("    then\n")
+            for action in part.rule.then:
+                if action.assert_:
+                    out.write(f"      derive {action.assert_.fact} {action.assert_.set}\n")
+                elif action.finding:
+                    fix = action.finding.fix
+                    out.write(f"      finding on {action.finding.line or 'the claim'}" + (f", fix {fix.model_dump(exclude_none=True, exclude_defaults=True)}" if fix else "") + "\n")
+            if part.rule.payers:
+                out.write(f"    payers: {part.rule.payers.model_dump(exclude_defaults=True)}\n")
+        return EXIT_OK
+    rows = []
+    for rule in scrubber.rules:
+        rows.append({
+            "id": rule.id, "severity": rule.severity.value if rule.severity else "derive",
+            "plugin": rule.plugin or "-", "ruleset": rule.ruleset, "file": rule.origin,
+            "title": rule.rule.title, "citation": rule.citation.source if rule.citation else "",
+        })
+    if args.format == "json":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    else:
+        for row in rows:
+            out.write(f"{row['id']:<28} {row['severity']:<8} {row['plugin']:<14} {row['ruleset']}\n")
+            out.write(f"{'':<28} {row['title']}\n{'':<28} source: {row['citation'] or '-'}\n")
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    scrubber = _scrubber(args)
+    rows = []
+    for name, info in scrubber.plugins.info.items():
+        rules = sorted({r.id for r in scrubber.rules if r.plugin == name})
+        tables = [t for p, t in scrubber.tables if p == name]
+        rows.append({
+            "name": name, "version": info.version, "module": info.module, "status": info.status,
+            "errors": info.errors, "rules": len(rules),
+            "tables": [{"name": t.name, "version": t.version, "source": t.source, "rows": t.rows} for t in tables],
+            "rule_file_problems": [p.message for p in scrubber.rule_file_problems if p.plugin == name],
+        })
+    if args.format == "json":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+        return EXIT_OK
+    if not rows:
+        out.write("no plugins installed\n")
+    for row in rows:
+        out.write(f"{row['name']} {row['version']} ({row['module']}): {row['status']}, {row['rules']} rules\n")
+        for error in row["errors"] + row["rule_file_problems"]:
+            out.write(f"  error: {error}\n")
+        for t in row["tables"]:
+            out.write(f"  table {t['name']} {t['version']} ({t['rows']} rows): {t['source']}\n")
+    return EXIT_OK
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    logging.basicConfig(level=logging.CRITICAL, format="scrubber: %(message)s")
+    args = build_parser().parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    try:
+        if args.command == "check":
+            return cmd_check(args, out, err)
+        if args.command == "rules":
+            return cmd_rules(args, out, err)
+        return cmd_plugins(args, out, err)
+    except ScrubberError as exc:
+        err.write(f"scrubber: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
