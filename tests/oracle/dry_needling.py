@@ -221,6 +221,8 @@ CLBP = _load_ranges(CLBP_FILE)
 DX_VALIDITY = _load_ranges(DX_VALIDITY_FILE)
 INJECTION_CODES = _load_codes(INJECTION_FILE)
 
+_DX_VALIDITY_CODES = frozenset(DX_VALIDITY)
+
 # Codes that appear in a PTP pair at all: a pair lookup is skipped otherwise.
 _PTP_CODES = frozenset(c for pair in PTP for c in pair)
 
@@ -295,19 +297,12 @@ def sort_key(finding: tuple) -> tuple:
 # --- the check -----------------------------------------------------------------
 
 
-def _pointed_dx(line: Any, diagnoses: list[str]) -> list[str]:
-    """Diagnosis codes a line points to (1-based pointers; all claim diagnoses
-    when the line has no pointers). Pointers past the end are ignored.
-    Distinct codes, in pointer order."""
-    pointers = line.diagnosis_pointers
-    if not pointers:
-        codes = diagnoses
-    else:
-        n = len(diagnoses)
-        codes = [diagnoses[p - 1] for p in pointers if p <= n]
-    if len(codes) > 1:
-        codes = list(dict.fromkeys(codes))
-    return codes
+def _pointed_dx(pointers: list[int], diagnoses: list[str]) -> list[str]:
+    """Diagnosis codes that 1-based pointers select; pointers past the end of
+    the diagnosis list are ignored. (A line without pointers points to every
+    claim diagnosis; the caller handles that case.)"""
+    n = len(diagnoses)
+    return [diagnoses[p - 1] for p in pointers if p <= n]
 
 
 def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
@@ -332,13 +327,30 @@ def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
     diagnoses = claim.diagnoses
     claim_pos = claim.place_of_service
     claim_tax = None
-    if claim.rendering_provider is not None:
-        claim_tax = claim.rendering_provider.taxonomy
-    if claim_tax is None:
-        claim_tax = claim.billing_provider.taxonomy
+    if ffs:
+        if claim.rendering_provider is not None:
+            claim_tax = claim.rendering_provider.taxonomy
+        if claim_tax is None:
+            claim_tax = claim.billing_provider.taxonomy
+    dx_check = bool(diagnoses) and not _DX_VALIDITY_CODES.isdisjoint(diagnoses)
 
-    # Snapshot the lines once: (number, code, modifier set, date, line).
-    rows = [(ln.number, ln.code, frozenset(ln.modifiers), ln.service_date, ln) for ln in lines]
+    # Snapshot the lines once: (number, code, modifiers, date, line), and
+    # per day the codes billed with the lowest line number of each.
+    rows = []
+    days: dict[dt.date, dict[str, int]] = {}
+    for ln in lines:
+        num = ln.number
+        code = ln.code
+        date = ln.service_date
+        mods = ln.modifiers
+        rows.append((num, code, mods, date, ln))
+        day = days.get(date)
+        if day is None:
+            days[date] = {code: num}
+        else:
+            first = day.get(code)
+            if first is None or num < first:
+                day[code] = num
     n = len(rows)
 
     # Pairwise facts: PTP edits, same-code/same-day and injection lines.
@@ -365,17 +377,17 @@ def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
                 needs_bypass[j] = True
                 if code_b in NEEDLING and is_em(code_a):
                     if em_bypass == "either":
-                        ok = "25" in mods_a or not mods_b.isdisjoint(NCCI_ASSOCIATED_NOT_25)
+                        ok = "25" in mods_a or not NCCI_ASSOCIATED_NOT_25.isdisjoint(mods_b)
                     elif em_bypass == "em":
                         ok = "25" in mods_a
                     else:
-                        ok = not mods_b.isdisjoint(BYPASS_59X)
+                        ok = not BYPASS_59X.isdisjoint(mods_b)
                     if not ok:
                         if em_bypass == "needling":
                             add(("DN-PTP-MODIFIER", ERROR, num_b, "add_modifier", bypass_mod, None, ()))
                         else:
                             add(("DN-PTP-MODIFIER", ERROR, num_a, "add_modifier", "25", None, ()))
-                elif mods_b.isdisjoint(NCCI_ASSOCIATED):
+                elif NCCI_ASSOCIATED.isdisjoint(mods_b):
                     mod = "25" if is_em(code_b) else bypass_mod
                     add(("DN-PTP-MODIFIER", ERROR, num_b, "add_modifier", mod, None, ()))
 
@@ -385,30 +397,27 @@ def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
             continue
 
         # Units.
-        if ln.units > MUE.get(code, 1):
-            add(("DN-UNITS-LINE", ERROR, num, "set_units", None, MUE.get(code, 1), ()))
+        mue = MUE.get(code, 1)
+        if ln.units > mue:
+            add(("DN-UNITS-LINE", ERROR, num, "set_units", None, mue, ()))
 
         # Same-day facts.
-        dup_earlier = False
-        has_20561 = False
-        injection = False
-        for num_o, code_o, _m, date_o, _l in rows:
-            if date_o != date:
-                continue
-            if code_o == code and num_o < num:
-                dup_earlier = True
-            elif code_o == "20561":
-                has_20561 = True
-            elif code_o in INJECTION_CODES:
-                injection = True
-        if dup_earlier:
+        day = days[date]
+        if day[code] < num:
             add(("DN-UNITS-DAY", ERROR, num, "drop_line", None, None, ()))
-        if code == "20560" and has_20561:
+        if code == "20560" and "20561" in day:
             add(("DN-PAIR-SAMEDAY", ERROR, num, "drop_line", None, None, ()))
-        if injection:
+        if not INJECTION_CODES.isdisjoint(day):
             add(("DN-INJECTION-SAMEDAY", WARNING, num, None, None, None, ()))
 
-        pointed = _pointed_dx(ln, diagnoses) if diagnoses else diagnoses
+        if diagnoses:
+            pointers = ln.diagnosis_pointers
+            if pointers:
+                pointed = _pointed_dx(pointers, diagnoses)
+            else:
+                pointed = diagnoses
+        else:
+            pointed = diagnoses
 
         # Medicare coverage and the expected liability modifier.
         coverage = None
@@ -459,10 +468,11 @@ def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
             add(("DN-DATE-BEFORE-CODE", ERROR, num, None, None, None, ()))
 
         # Diagnoses not valid on the date of service.
-        for dx in pointed:
-            rng = DX_VALIDITY.get(dx)
-            if rng is not None and not (rng[0] <= date <= rng[1]):
-                add(("DN-DX-INVALID-ON-DOS", ERROR, num, None, None, None, ()))
+        if dx_check:
+            for dx in (dict.fromkeys(pointed) if len(pointed) > 1 else pointed):
+                rng = DX_VALIDITY.get(dx)
+                if rng is not None and not (rng[0] <= date <= rng[1]):
+                    add(("DN-DX-INVALID-ON-DOS", ERROR, num, None, None, None, ()))
 
         # Place of service.
         pos = ln.place_of_service or claim_pos
@@ -472,7 +482,7 @@ def check(claim: Any, options: Optional[dict] = None) -> list[tuple]:
         if investigational:
             add(("DN-PAYER-INVESTIGATIONAL", WARNING, num, None, None, None, ()))
 
-        if mods.isdisjoint(_INTERESTING_MODS):
+        if _INTERESTING_MODS.isdisjoint(mods):
             continue
 
         # Modifier rules.
