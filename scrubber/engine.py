@@ -17,7 +17,14 @@ directly:
 * rules with negation are gated on an end-of-claim fact asserted only after
   every other fact and derived fact is in (negation in durable_rules is
   order-dependent);
-* a lint refuses programs that approach the 512-sibling hang.
+* a lint refuses programs that approach the 512-sibling hang;
+* every claim runs at least one action (a built-in ``$session`` rule):
+  durable_rules never initialises a new session's action context, and
+  ``delete_state`` frees it, so deleting a session in which no action ever
+  started frees a garbage pointer (``free(): invalid pointer``, found with
+  valgrind; it shows only once the heap has been used, e.g. after PyYAML's
+  C extension loaded). A started action sets the context and completing it
+  frees and clears it.
 
 See ``../shared/design/durable-rules-notes.md`` for the measurements.
 """
@@ -37,6 +44,10 @@ import durable_rules_engine as _dre
 SID = "0"
 #: Fact kind asserted last, to gate rules that use negation.
 END_KIND = "$end"
+#: Fact kind asserted first in every claim; its built-in rule always fires.
+SESSION_KIND = "$session"
+_SESSION_RULE = "session"
+_SESSION_FACT = {"sid": SID, "id": "$session", "kind": SESSION_KIND}
 #: Refuse a program when one property has this many distinct tests under one
 #: fact kind: durable_rules hangs at 512 sibling conditions and slows down
 #: linearly well before that.
@@ -119,6 +130,7 @@ class Program:
 
     def __init__(self, rules: dict[str, dict[str, Any]], gated: bool):
         lint(rules)
+        rules = {**rules, _SESSION_RULE: {"all": [{"s": {"kind": SESSION_KIND}}]}}
         self._gated = gated
         self._name = f"scrubber-{next(_names)}"
         with _LOCK:
@@ -131,7 +143,7 @@ class Program:
         """Assert one claim's facts, run every action to quiescence, then the
         end-of-claim gate, and always delete the session. ``dispatch`` runs
         the action of each rule that fires."""
-        batch = list(facts)
+        batch = [_SESSION_FACT, *facts]
         for fact in batch:
             fact["sid"] = SID
         with _LOCK:
@@ -158,7 +170,7 @@ class Program:
         while message:
             (name, bindings), = _decode(message).items()
             try:
-                derived = dispatch(int(name), bindings)
+                derived = None if name == _SESSION_RULE else dispatch(int(name), bindings)
                 if derived:
                     for fact in derived:
                         fact["sid"] = SID

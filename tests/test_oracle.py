@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scrubber.models import Claim, Fix
-from tests.oracle import dry_needling as dn
-from tests.oracle.dry_needling import check
-from tests.oracle.workloads import w1, w2
+from oracle import dry_needling as dn
+from oracle.dry_needling import check
+from oracle.workloads import w1, w2
 
 PT = "225100000X"
 PHYS = "207X00000X"

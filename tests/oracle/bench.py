@@ -1,6 +1,6 @@
 """Time the oracle over the W1 and W2 workloads.
 
-    python3 -m tests.oracle.bench [--w1 20000] [--w2 100000] [--repeat 5]
+    python3 tests/oracle/bench.py [--w1 20000] [--w2 100000] [--repeat 5]
 
 Claims are built (and validated) first; only ``check`` is timed, with
 ``time.perf_counter`` around a loop over the whole workload. Prints the time
@@ -13,8 +13,8 @@ import argparse
 import statistics
 import time
 
-from tests.oracle.dry_needling import NEEDLING, check
-from tests.oracle.workloads import w1, w2
+from oracle.dry_needling import NEEDLING, check
+from oracle.workloads import w1, w2
 
 
 def time_workload(claims: list, repeat: int) -> list[float]:
