@@ -70,6 +70,9 @@ _RANKS = {loop: {sid: rank for rank, sid in enumerate(sids)} for loop, sids in _
 _KNOWN = {sid for sids in _ORDER.values() for sid in sids} | {"ISA", "IEA", "GS", "GE", "SE", "LX", "CLM", "SV1"}
 #: Segments that open a loop: their order is checked against the new loop.
 _LOOP_START = {"NM1", "HL", "CLM", "LX", "LIN", "SVD", "LQ", "SBR"}
+_ENVELOPE = {"ISA", "IEA", "GS", "GE", "ST", "SE"}
+#: Segments the state machine reads (everything else takes the fast path).
+_SPECIAL = _LOOP_START | {"ISA", "IEA", "GS", "GE", "ST", "SE", "SV1", "DTP", "HI", "PRV", "DMG"}
 _NM1_LOOP_2000 = {"85": "2010AA", "87": "2010AB", "PE": "2010AC", "IL": "2010BA", "PR": "2010BB", "QC": "2010CA"}
 _SINGLE_NM1 = {"85", "87", "IL", "PR", "QC"}
 _DIAG_ICD10 = {"ABK", "ABF"}
@@ -96,12 +99,17 @@ def _text(value: str) -> Optional[str]:
 
 def _iso_date(value: str) -> Optional[str]:
     """CCYYMMDD → YYYY-MM-DD, or None when it is not a real date."""
-    if len(value) != 8 or not value.isdigit():
+    if len(value) != 8 or not value.isascii() or not value.isdigit():
         return None
-    try:
-        dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
+    month = int(value[4:6])
+    day = int(value[6:])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and value[:4] != "0000"):
         return None
+    if day > 28:
+        try:
+            dt.date(int(value[:4]), month, day)
+        except ValueError:
+            return None
     return f"{value[:4]}-{value[4:6]}-{value[6:]}"
 
 
@@ -159,6 +167,8 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
     ranks = _RANKS
     known = _KNOWN
     loop_start = _LOOP_START
+    special = _SPECIAL
+    envelope = _ENVELOPE
 
     # --- state --------------------------------------------------------------
     in_isa = in_gs = in_st = False
@@ -267,124 +277,136 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
 
     for seg_index, seg_line, _start, _end, text in tok:
         sid, _, rest = text.partition(elem)
+        if in_st and skip_txn is None and not skip_isa and sid not in special and text[0] != "I":
+            # fast path: a segment the mapping does not read; only its place is checked
+            r = lrank.get(sid)
+            if r is not None:
+                if r < last:
+                    err(sid, f"segment {sid} is out of place in loop {loop} (it belongs before an earlier segment)",
+                        cline.get("number") if cline is not None else None)
+                last = r
+            elif sid not in known and not _valid_segment_id(sid):
+                err("<segment>", "invalid segment identifier", cline.get("number") if cline is not None else None)
+            continue
         # ----- envelope -------------------------------------------------------
-        if text[:3] == "ISA" and (len(text) == 3 or not text[3].isalnum()):
-            if in_st:
-                env = env or _Ctx(seg_index, seg_line)
-                sink = env.errors
-                err("SE", "transaction set has no SE trailer before the next ISA")
-                for rec in close_txn():
-                    yield rec
-                in_st = False
-            o = orphan(env)
-            if o is not None:
-                yield o
-            env = _Ctx(seg_index, seg_line)
-            sink = env.errors
-            if tok.isa_error is not None:
-                err("ISA", f"interchange header cannot be parsed: {tok.isa_error}; interchange skipped")
-                skip_isa = True
-                continue
-            skip_isa = False
-            seps = tok.seps
-            assert seps is not None
-            elem, comp = seps.element, seps.component
-            in_isa, in_gs = True, False
-            continue
-        if skip_isa:
-            if sid == "IEA":
-                skip_isa = False
-                o = orphan(env)
-                if o is not None:
-                    yield o
-                env = None
-            continue
-        if skip_txn is not None:
-            if sid == "SE":
-                skip_txn = None
-                in_st = False
+        if not (in_st and skip_txn is None and not skip_isa) or sid in envelope or text[0] == "I":
+            if text[:3] == "ISA" and (len(text) == 3 or not text[3].isalnum()):
+                if in_st:
+                    env = env or _Ctx(seg_index, seg_line)
+                    sink = env.errors
+                    err("SE", "transaction set has no SE trailer before the next ISA")
+                    for rec in close_txn():
+                        yield rec
+                    in_st = False
                 o = orphan(env)
                 if o is not None:
                     yield o
                 env = _Ctx(seg_index, seg_line)
-            elif sid in ("GE", "IEA", "ISA", "GS", "ST"):
-                pass  # fall through to envelope handling below
-            else:
-                continue
-        if sid == "GS":
-            if not in_isa:
-                env = env or _Ctx(seg_index, seg_line)
                 sink = env.errors
-                err("GS", "GS functional group outside an ISA interchange")
-            in_gs = True
-            continue
-        if sid == "ST":
-            if in_st:
-                sink = env.errors if env else sink
-                err("SE", "transaction set has no SE trailer before the next ST")
-                for rec in close_txn():
-                    yield rec
-            o = orphan(env)
-            if o is not None:
-                yield o
-            env = _Ctx(seg_index, seg_line)
-            sink = env.errors
-            if not in_gs:
-                err("ST", "ST transaction set outside a GS functional group")
-            el = rest.split(elem)
-            in_st = True
-            hl_levels = {}
-            hdr = _Ctx(seg_index, seg_line)
-            bill = sub = pat = None
-            loop, lrank, last = "HDR", ranks["HDR"], 0
-            sink = hdr.errors
-            code = el[0] if el else ""
-            version = el[2] if len(el) > 2 else ""
-            if code != "837":
-                skip_txn = "ST01"
-                env.errors.append(InputError(field="ST01", message=f"transaction set {code if code.isalnum() and len(code) <= 3 else '(unreadable)'} is not an 837 claim; skipped (segment {seg_index})",
-                                             source=Source(file=name, segment=seg_index, line=seg_line)))
-            elif "X223" in version or "X224" in version:
-                skip_txn = "ST03"
-                kind = "institutional (837I)" if "X223" in version else "dental (837D)"
-                env.errors.append(InputError(field="ST03", message=f"transaction set is an {kind} claim; only professional 837P (005010X222) is read (segment {seg_index})",
-                                             source=Source(file=name, segment=seg_index, line=seg_line)))
-            continue
-        if sid == "SE":
-            if not in_st:
-                if skip_txn is None and env is not None:
-                    pass
+                if tok.isa_error is not None:
+                    err("ISA", f"interchange header cannot be parsed: {tok.isa_error}; interchange skipped")
+                    skip_isa = True
+                    continue
+                skip_isa = False
+                seps = tok.seps
+                assert seps is not None
+                elem, comp = seps.element, seps.component
+                in_isa, in_gs = True, False
                 continue
-            for rec in close_txn():
-                yield rec
-            in_st = False
-            env = None
-            continue
-        if sid == "GE":
-            if in_st:
-                env = env or _Ctx(seg_index, seg_line)
+            if skip_isa:
+                if sid == "IEA":
+                    skip_isa = False
+                    o = orphan(env)
+                    if o is not None:
+                        yield o
+                    env = None
+                continue
+            if skip_txn is not None:
+                if sid == "SE":
+                    skip_txn = None
+                    in_st = False
+                    o = orphan(env)
+                    if o is not None:
+                        yield o
+                    env = _Ctx(seg_index, seg_line)
+                elif sid in ("GE", "IEA", "ISA", "GS", "ST"):
+                    pass  # fall through to envelope handling below
+                else:
+                    continue
+            if sid == "GS":
+                if not in_isa:
+                    env = env or _Ctx(seg_index, seg_line)
+                    sink = env.errors
+                    err("GS", "GS functional group outside an ISA interchange")
+                in_gs = True
+                continue
+            if sid == "ST":
+                if in_st:
+                    sink = env.errors if env else sink
+                    err("SE", "transaction set has no SE trailer before the next ST")
+                    for rec in close_txn():
+                        yield rec
+                o = orphan(env)
+                if o is not None:
+                    yield o
+                env = _Ctx(seg_index, seg_line)
                 sink = env.errors
-                err("SE", "transaction set has no SE trailer before GE")
+                if not in_gs:
+                    err("ST", "ST transaction set outside a GS functional group")
+                el = rest.split(elem)
+                in_st = True
+                hl_levels = {}
+                hdr = _Ctx(seg_index, seg_line)
+                bill = sub = pat = None
+                loop, lrank, last = "HDR", ranks["HDR"], 0
+                sink = hdr.errors
+                code = el[0] if el else ""
+                version = el[2] if len(el) > 2 else ""
+                if code != "837":
+                    skip_txn = "ST01"
+                    env.errors.append(InputError(field="ST01", message=f"transaction set {code if code.isalnum() and len(code) <= 3 else '(unreadable)'} is not an 837 claim; skipped (segment {seg_index})",
+                                                 source=Source(file=name, segment=seg_index, line=seg_line)))
+                elif "X223" in version or "X224" in version:
+                    skip_txn = "ST03"
+                    kind = "institutional (837I)" if "X223" in version else "dental (837D)"
+                    env.errors.append(InputError(field="ST03", message=f"transaction set is an {kind} claim; only professional 837P (005010X222) is read (segment {seg_index})",
+                                                 source=Source(file=name, segment=seg_index, line=seg_line)))
+                continue
+            if sid == "SE":
+                if not in_st:
+                    if skip_txn is None and env is not None:
+                        pass
+                    continue
                 for rec in close_txn():
                     yield rec
                 in_st = False
-            in_gs = False
-            continue
-        if sid == "IEA":
-            in_isa = False
-            o = orphan(env)
-            if o is not None:
-                yield o
-            env = None
-            continue
-        if not in_st:
-            env = env or _Ctx(seg_index, seg_line)
-            sink = env.errors
-            if not _valid_segment_id(sid):
-                err("<segment>", "invalid segment identifier outside a transaction set")
-            else:
-                err(sid, f"segment {sid} outside an ST/SE transaction set")
-            continue
+                env = None
+                continue
+            if sid == "GE":
+                if in_st:
+                    env = env or _Ctx(seg_index, seg_line)
+                    sink = env.errors
+                    err("SE", "transaction set has no SE trailer before GE")
+                    for rec in close_txn():
+                        yield rec
+                    in_st = False
+                in_gs = False
+                continue
+            if sid == "IEA":
+                in_isa = False
+                o = orphan(env)
+                if o is not None:
+                    yield o
+                env = None
+                continue
+            if not in_st:
+                env = env or _Ctx(seg_index, seg_line)
+                sink = env.errors
+                if not _valid_segment_id(sid):
+                    err("<segment>", "invalid segment identifier outside a transaction set")
+                else:
+                    err(sid, f"segment {sid} outside an ST/SE transaction set")
+                continue
 
         # ----- transaction body -------------------------------------------------
         r = None if sid in loop_start else lrank.get(sid)

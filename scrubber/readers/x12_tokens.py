@@ -85,21 +85,23 @@ class Tokenizer:
         buf = read(CHUNK).decode("latin-1")
         eof = not buf
         has_nl = self.has_newlines = "\n" in buf
-        base = 0
+        base = 0  # absolute offset of buf[0]
         pos = 3 if buf.startswith("\xef\xbb\xbf") else 0
         index = 0
         line = 1
         term: Optional[str] = None
         ws = _WHITESPACE
+        bad_isa_at = -1
+
         while True:
-            n = len(buf)
-            # skip whitespace (newlines after terminators), refilling as needed
+            # --- at a segment start: skip whitespace, handle an ISA ------------
             while True:
+                n = len(buf)
                 while pos < n and buf[pos] in ws:
                     if buf[pos] == "\n":
                         line += 1
                     pos += 1
-                if pos < n or eof:
+                if (pos < n and n - pos >= ISA_LEN) or eof:
                     break
                 chunk = read(CHUNK)
                 if not chunk:
@@ -108,19 +110,8 @@ class Tokenizer:
                 base += pos
                 buf = buf[pos:] + chunk.decode("latin-1")
                 pos = 0
-                n = len(buf)
-            if pos >= n:
+            if pos >= len(buf):
                 return
-            if buf.startswith("ISA", pos) or (n - pos < 3 and not eof):
-                while n - pos < ISA_LEN and not eof:
-                    chunk = read(CHUNK)
-                    if not chunk:
-                        eof = True
-                        break
-                    base += pos
-                    buf = buf[pos:] + chunk.decode("latin-1")
-                    pos = 0
-                    n = len(buf)
             if buf.startswith("ISA", pos):
                 try:
                     seps = parse_isa(buf[pos : pos + ISA_LEN])
@@ -128,6 +119,8 @@ class Tokenizer:
                     if term is None:
                         raise
                     self.isa_error = str(exc)
+                    bad_isa_at = base + pos
+                    # fall through: read it as an ordinary segment with the old separators
                 else:
                     self.seps = seps
                     self.isa_error = None
@@ -140,23 +133,54 @@ class Tokenizer:
                     continue
             elif term is None:
                 raise IsaError("content does not start with an ISA segment")
-            end = buf.find(term, pos)
-            while end < 0 and not eof:
-                chunk = read(CHUNK)
-                if not chunk:
+
+            # --- bulk: split every complete segment in the buffer ------------------
+            last_t = buf.rfind(term, pos)
+            if last_t < 0:
+                if not eof:
+                    chunk = read(CHUNK)
+                    if chunk:
+                        base += pos
+                        buf = buf[pos:] + chunk.decode("latin-1")
+                        pos = 0
+                        continue
                     eof = True
+                # the final segment has no terminator
+                last_t = len(buf)
+            off = pos
+            restart = False
+            nl_term = term == "\n"
+            for piece in buf[pos:last_t].split(term):
+                start = off
+                off += len(piece) + 1
+                if not piece:
+                    if nl_term:
+                        line += 1
+                    continue
+                if piece[0] in ws:
+                    stripped = piece.lstrip(ws)
+                    lead = len(piece) - len(stripped)
+                    if has_nl:
+                        line += piece.count("\n", 0, lead)
+                    if not stripped:
+                        if nl_term:
+                            line += 1
+                        continue
+                    start += lead
+                    piece = stripped
+                if piece[0] == "I" and piece.startswith("ISA") and base + start != bad_isa_at:
+                    # a new interchange: separators may change, so re-split from here
+                    pos = start
+                    restart = True
                     break
-                base += pos
-                buf = buf[pos:] + chunk.decode("latin-1")
-                pos = 0
-                end = buf.find(term, pos)
-            if end < 0:
-                end = len(buf)
-            text = buf[pos:end]
-            index += 1
-            yield index, (line if has_nl else None), base + pos, base + end, text
-            if has_nl and "\n" in text:
-                line += text.count("\n")
-            if term == "\n":
-                line += 1
-            pos = end + 1
+                index += 1
+                yield index, (line if has_nl else None), base + start, base + start + len(piece), piece
+                if has_nl and "\n" in piece:
+                    line += piece.count("\n")
+                if nl_term:
+                    line += 1
+            if restart:
+                continue
+            pos = last_t + 1
+            if pos >= len(buf) and eof:
+                return
