@@ -557,8 +557,7 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                     err("DTP03", "DTP*472 date range is not a valid CCYYMMDD-CCYYMMDD range", num)
                 else:
                     cline["service_date"] = da
-                    if db != da:
-                        cline["service_date_end"] = db
+                    cline["service_date_end"] = db
             else:
                 err("DTP02", "DTP02 date format qualifier must be D8 or RD8", num)
             continue

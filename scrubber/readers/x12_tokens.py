@@ -111,6 +111,8 @@ class Tokenizer:
                 buf = buf[pos:] + chunk.decode("latin-1")
                 pos = 0
             if pos >= len(buf):
+                if term is None:
+                    raise IsaError("no ISA segment (empty input)")
                 return
             if buf.startswith("ISA", pos):
                 try:
