@@ -34,7 +34,6 @@ from .readers import ReadError
 from .readers.x12_tokens import IsaError, Separators, Tokenizer
 
 ACTIONS = ("add_modifier", "remove_modifier", "set_units", "drop_line")
-_LINE_END = {"LX", "CLM", "HL", "SE", "GE", "IEA", "ISA", "ST", "GS"}
 _CLAIM_END = {"CLM", "HL", "SE", "GE", "IEA", "ISA", "ST", "GS"}
 
 

@@ -160,6 +160,8 @@ def read_x12(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         raise
     except (OSError, MemoryError) as exc:
         raise ReadError(f"{name}: cannot read: {exc}") from None
+    except Exception as exc:  # a reader bug must not crash the run with a traceback
+        raise ReadError(f"{name}: internal error while reading X12 ({type(exc).__name__}); please report it") from None
 
 
 def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 - one state machine, kept flat for speed
