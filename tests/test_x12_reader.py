@@ -293,6 +293,20 @@ def test_several_interchanges_with_different_separators():
     assert records[0].data["lines"] == [{**records[2].data["lines"][0], "source": records[0].data["lines"][0]["source"]}]
 
 
+def test_non_837_transaction_is_skipped_and_reading_goes_on():
+    ack = (DATA / "imsweb" / "x12_999_accepted.txt").read_bytes()
+    claims = (DATA / "imsweb" / "x12_valid.txt").read_bytes()
+    inst = (DATA / "imsweb" / "x223-test.txt").read_bytes()
+    records = list(read_x12(io.BytesIO(ack + claims + inst + claims), "mix.txt"))
+    assert [r.data["claim_id"] if r.data else r.errors[0].field for r in records] == [
+        "ST01", "A37YH556", "A37YH667", "ST03", "A37YH556", "A37YH667"
+    ]
+    # a 999 without its SE: the next ISA closes it and the claims are still read
+    cut = ack[: ack.index(b"SE*")]
+    records = list(read_x12(io.BytesIO(cut + claims), "mix.txt"))
+    assert [r.data["claim_id"] for r in records if r.data] == ["A37YH556", "A37YH667"]
+
+
 def test_truncated_file_reports_missing_se():
     data = (DATA / "generated" / "dry-needling-commercial.837").read_bytes()
     cut = data[: data.index(b"LX*2")]

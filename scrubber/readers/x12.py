@@ -300,6 +300,7 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                     for rec in close_txn():
                         yield rec
                     in_st = False
+                skip_txn = None
                 o = orphan(env)
                 if o is not None:
                     yield o
@@ -357,6 +358,7 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                     err("ST", "ST transaction set outside a GS functional group")
                 el = rest.split(elem)
                 in_st = True
+                skip_txn = None
                 hl_levels = {}
                 hdr = _Ctx(seg_index, seg_line)
                 bill = sub = pat = None
@@ -376,8 +378,6 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                 continue
             if sid == "SE":
                 if not in_st:
-                    if skip_txn is None and env is not None:
-                        pass
                     continue
                 for rec in close_txn():
                     yield rec
@@ -392,6 +392,7 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                     for rec in close_txn():
                         yield rec
                     in_st = False
+                skip_txn = None
                 in_gs = False
                 continue
             if sid == "IEA":
