@@ -67,7 +67,8 @@ class Tokenizer:
     """Yields ``(index, line, start, end, text)`` for every segment.
 
     ``index`` is the 1-based segment position in the file, ``line`` the
-    1-based text line (None when the file has no newlines), ``start``/``end``
+    1-based text line (None when the first MiB of the file has no newline:
+    a single-line file), ``start``/``end``
     character (= byte) offsets of the segment text without its terminator.
     ``seps`` holds the separators of the current interchange; after a new ISA
     that could not be parsed, ``isa_error`` holds the reason (the previous
