@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator, Optional
 
@@ -33,9 +34,10 @@ class ClaimRecord:
 
 
 def sniff(head: bytes) -> str:
-    """'x12' when the content starts with an ISA header, else 'json'."""
+    """'x12' when the content starts with an ISA header (or another X12
+    segment such as GS*, so the X12 reader can report the missing ISA), else 'json'."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text[:3] == b"ISA":
+    if text[:3] == b"ISA" or re.match(rb"[A-Z][A-Z0-9]{1,2}[^A-Za-z0-9\s\"\[\]{}]", text[:4]):
         return "x12"
     return "json"
 
