@@ -52,13 +52,13 @@ def apply_fixes(claim: Claim, findings: list[Finding]) -> tuple[Claim, list[Chan
         if fix.action == "remove_modifier" and fix.modifier in line.modifiers:
             before = list(line.modifiers)
             line.modifiers = [m for m in line.modifiers if m != fix.modifier]
-            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, before=before, after=list(line.modifiers)))
+            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, modifier=fix.modifier, before=before, after=list(line.modifiers)))
         elif fix.action == "add_modifier" and fix.modifier not in line.modifiers and len(line.modifiers) < MAX_MODIFIERS:
             before = list(line.modifiers)
             line.modifiers = [*line.modifiers, fix.modifier]  # type: ignore[list-item]
-            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, before=before, after=list(line.modifiers)))
+            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, modifier=fix.modifier, before=before, after=list(line.modifiers)))
         elif fix.action == "set_units" and line.units != fix.units:
-            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, before=line.units, after=fix.units))
+            changes.append(Change(rule_id=rule_id, line=fix.line, action=fix.action, units=fix.units, before=line.units, after=fix.units))
             line.units = fix.units  # type: ignore[assignment]
         elif fix.action == "drop_line" and len(lines) - len(dropped) > 1:
             dropped.add(fix.line)

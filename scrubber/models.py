@@ -65,7 +65,7 @@ class Patient(_Model):
 
 class Provider(_Model):
     npi: Optional[Annotated[str, Field(pattern=r"^\d{10}$")]] = None
-    taxonomy: Optional[Annotated[str, Field(pattern=r"^[0-9A-Z]{9}X$")]] = None
+    taxonomy: Optional[Annotated[str, Field(pattern=r"^[0-9A-Z]{10}$")]] = None
 
 
 class ServiceLine(_Model):
@@ -223,6 +223,8 @@ class Change(BaseModel):
     rule_id: str
     line: int
     action: str
+    modifier: Optional[str] = None
+    units: Optional[int] = None
     before: Any = None
     after: Any = None
 

@@ -74,6 +74,7 @@ def _needling_line(modifiers: list[str], fact: dict[str, Any], facts: Facts, opt
     number, dos = fact["number"], fact["dos"]
     provider_class, eligible = TABLES.provider_class(fact["taxonomy"])
     fact["provider_class"] = provider_class
+    fact["provider_label"] = TABLES.class_labels.get(provider_class, "provider type unknown")
     if eligible is not None:
         fact["ncd_eligible"] = eligible
     dxs = fact["dx"].split(",") if fact["dx"] else []

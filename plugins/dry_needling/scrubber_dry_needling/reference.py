@@ -69,6 +69,7 @@ class Tables:
             ((r["prefix"], r["class"], r["ncd_eligible"] == "true") for r in _rows("taxonomy_classes.csv")),
             key=lambda t: -len(t[0]),
         )
+        self.class_labels = {r["class"]: r["label"].lower() for r in _rows("taxonomy_classes.csv")}
         self.clbp = [(r["code"], _int_date(_date(r["valid_from"])), _int_date(_date(r["valid_to"]))) for r in _rows("clbp_diagnoses.csv")]
         self.dx_validity = {
             r["code"]: (_int_date(_date(r["valid_from"])), _int_date(_date(r["valid_to"])), r["replaced_by"].split())
