@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text", help="text report or NDJSON (one object per claim)")
     check.add_argument("--fix", action="store_true", help="apply the proposed fixes; JSON output carries the corrected claim and the changes")
     check.add_argument("--fix-output", metavar="PATH", help="with --fix and one input: write the corrected file there (same format as the input)")
+    check.add_argument("--validate", action="store_true",
+                       help="also validate X12 inputs against the 837P implementation guide (pyx12; pip install 'claim-scrubber[x12]')")
+    check.add_argument("--ack-999", metavar="PATH", help="with --validate and one X12 input: write pyx12's 999 acknowledgement there")
     check.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     check.add_argument("--batch-size", type=int, default=256, metavar="N", help=argparse.SUPPRESS)
     check.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -136,8 +139,12 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.fix_output and (not args.fix or len(args.paths) != 1 or args.paths[0] == "-"):
         err.write("scrubber: --fix-output needs --fix and exactly one input file\n")
         return EXIT_USAGE
+    if args.ack_999 and (not args.validate or len(args.paths) != 1):
+        err.write("scrubber: --ack-999 needs --validate and exactly one input file\n")
+        return EXIT_USAGE
     scrubber = _scrubber(args)
     _report_load_problems(scrubber, err)
+    invalid_files = _validate(args, err) if args.validate else 0
     failures: list[str] = []
     counts: Counter[str] = Counter()
     write = _json if args.format == "json" else _text
@@ -167,8 +174,32 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     err.write(f"scrubber: {total} claims read: {parts}\n")
     if failures:
         return EXIT_USAGE
-    bad = counts[Status.rejected.value] + counts[Status.invalid.value] + counts[Status.failed.value]
+    bad = counts[Status.rejected.value] + counts[Status.invalid.value] + counts[Status.failed.value] + invalid_files
     return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def _validate(args: argparse.Namespace, err: IO[str]) -> int:
+    """Validate X12 inputs with pyx12; returns how many failed."""
+    from .readers import sniff
+    from .validate import validate_x12
+
+    failed = 0
+    for path in args.paths:
+        try:
+            with open(path, "rb") as handle:
+                if sniff(handle.read(512)) != "x12":
+                    continue
+        except OSError:
+            continue  # reported when the file is read
+        result = validate_x12(path)
+        for message in result.errors:
+            err.write(f"scrubber: {path}: 837P implementation guide: {message}\n")
+        err.write(f"scrubber: {path}: implementation-guide validation {'passed' if result.ok else 'failed'}\n")
+        failed += not result.ok
+        if args.ack_999 and result.ack_999:
+            with open(args.ack_999, "w", encoding="ascii", errors="replace") as out:
+                out.write(result.ack_999)
+    return failed
 
 
 # -- rules and plugins ------------------------------------------------------

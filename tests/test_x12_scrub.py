@@ -81,3 +81,15 @@ def test_fix_writes_a_corrected_837_that_scrubs_clean_of_the_fixed_findings(tmp_
 def test_fix_output_needs_fix_and_one_input(tmp_path):
     code, _, err = _run("check", "--fix-output", str(tmp_path / "x"), str(COMMERCIAL))
     assert code == 2 and "--fix-output needs --fix" in err
+
+
+def test_validate_reports_implementation_guide_errors_without_values(tmp_path):
+    malformed = DATA / "generated" / "dry-needling-malformed.837"
+    ack = tmp_path / "ack.999"
+    code, out, err = _run("check", "--validate", "--ack-999", str(ack), str(malformed))
+    assert code == 1
+    assert "SV104" in err and "implementation-guide validation failed" in err
+    assert "GPX" not in err  # pyx12 quotes element values; they are cut
+    assert ack.read_text().startswith("ISA") and "ST*999" in ack.read_text()
+    code, out, err = _run("check", "--validate", str(COMMERCIAL))
+    assert code == 0 and "implementation-guide validation passed" in err
