@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--batch-size", type=int, default=256, metavar="N", help=argparse.SUPPRESS)
     check.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                        help="progress bar on standard error (auto: only when it is a terminal)")
+    check.add_argument("--history", metavar="PATH_OR_URL",
+                       help="claim history: an SQLite file (created when missing) or a database URL such as "
+                            "postgresql://user@host/db; rules then see the patient's earlier claims, and each "
+                            "scrubbed claim is recorded")
+    check.add_argument("--history-readonly", action="store_true",
+                       help="with --history: scrub against the history without recording the claims")
     _plugin_options(check)
 
     rules = sub.add_parser("rules", help="list the loaded rules")
@@ -66,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scrubber(args: argparse.Namespace) -> Scrubber:
-    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules)
+    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules,
+                    history=getattr(args, "history", None), record=not getattr(args, "history_readonly", False))
 
 
 def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
@@ -136,7 +143,17 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.fix_output and (not args.fix or len(args.paths) != 1 or args.paths[0] == "-"):
         err.write("scrubber: --fix-output needs --fix and exactly one input file\n")
         return EXIT_USAGE
+    if args.history_readonly and not args.history:
+        err.write("scrubber: --history-readonly needs --history\n")
+        return EXIT_USAGE
     scrubber = _scrubber(args)
+    try:
+        return _check(args, scrubber, out, err)
+    finally:
+        scrubber.close()
+
+
+def _check(args: argparse.Namespace, scrubber: Scrubber, out: IO[str], err: IO[str]) -> int:
     _report_load_problems(scrubber, err)
     failures: list[str] = []
     counts: Counter[str] = Counter()

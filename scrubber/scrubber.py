@@ -203,9 +203,14 @@ class Scrubber:
 
     # -- scrubbing ---------------------------------------------------------
 
-    def scrub(self, claim: ClaimInput, *, fix: bool = False, source: Optional[Source] = None) -> ScrubResult:
+    def scrub(self, claim: ClaimInput, *, fix: bool = False, source: Optional[Source] = None,
+              record: Optional[bool] = None) -> ScrubResult:
         """Scrub one claim. Never raises for bad input or a failing plugin:
-        the result's status says what happened."""
+        the result's status says what happened.
+
+        With a claim-history store, a claim that was scrubbed (not invalid,
+        not failed) is then recorded in it (the corrected claim in fix mode),
+        unless ``record`` (default: the scrubber's ``record``) is false."""
         if isinstance(claim, ClaimRecord):
             source = claim.source
             if claim.errors or claim.data is None:
@@ -242,7 +247,7 @@ class Scrubber:
             recorded, changes = apply_fixes(claim, findings)
             result.fixed_claim = recorded.model_dump(mode="json", exclude_none=True)
             result.changes = changes
-        if self.history is not None and self.record:
+        if self.history is not None and (self.record if record is None else record):
             # What goes to the payer is recorded: the corrected claim in fix mode.
             try:
                 self.history.record(recorded)

@@ -28,7 +28,7 @@ MEDICARE_FFS = frozenset({"MA", "MB"})
 #: NCD 30.3.3: 12 sessions in 90 days (13-20 with KX), 20 a year.
 WINDOW_DAYS = 90
 #: How many prior claim IDs a finding names.
-MAX_CLAIMS_NAMED = 10
+MAX_CLAIMS_NAMED = 20
 
 
 def is_em(code: str) -> bool:
