@@ -175,6 +175,11 @@ class SqliteHistory:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state["timeout"])  # type: ignore[misc]
 
+    def connect(self) -> None:
+        """Open the file and create the table now (otherwise on first use)."""
+        with self._lock:
+            self._connect()
+
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
@@ -291,6 +296,10 @@ class SqlAlchemyHistory:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["url"], **state["engine_options"])  # type: ignore[misc]
+
+    def connect(self) -> None:
+        """Connect and create the table now (otherwise on first use)."""
+        self._connect()
 
     def _connect(self) -> Any:
         with self._lock:

@@ -133,6 +133,9 @@ class Scrubber:
         if history is not None:
             try:
                 self.history = open_history(history)
+                connect = getattr(self.history, "connect", None)
+                if connect is not None:  # fail now, not on every claim
+                    connect()
             except HistoryError as exc:
                 raise ScrubberError(str(exc)) from None
 

@@ -53,7 +53,9 @@ def _free_port() -> int:
 
 
 def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    """The newest installed server's binary (Debian keeps them out of PATH)."""
+    found = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    found.sort(key=lambda p: [int(x) if x.isdigit() else 0 for x in p.split("/")[4].split(".")])
     return found[-1] if found else shutil.which(name)
 
 
@@ -63,17 +65,17 @@ def _start_server(tmp: Path) -> tuple[str, list[str], list[str]]:
     if not initdb or not pg_ctl:
         raise RuntimeError("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     prefix: list[str] = []
-    data = tmp / "data"
     if os.geteuid() == 0:  # initdb refuses to run as root: run the server as postgres
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
             raise RuntimeError("running as root and there is no postgres user to run the server as") from None
-        prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else ["su", "postgres", "-s", "/bin/sh", "-c"]
-        if prefix[0] == "su":
-            raise RuntimeError("running as root without runuser")
+        if not shutil.which("runuser"):
+            raise RuntimeError("running as root without runuser to start the server as postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
         os.chown(tmp, user.pw_uid, user.pw_gid)
     port = _free_port()
+    data = tmp / "data"
     subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
                    check=True, capture_output=True, timeout=120)
     log = tmp / "server.log"
@@ -268,6 +270,16 @@ def test_invalid_claims_are_not_recorded_and_fix_mode_records_the_corrected_clai
     assert [c.action for c in result.changes] == ["drop_line"]
     assert [p.claim_id for p in all_lines(scrubber.history)] == ["A1"]
     scrubber.close()
+
+
+def test_a_history_that_cannot_be_opened_is_a_scrubber_error(tmp_path, capsys):
+    from scrubber import ScrubberError
+
+    with pytest.raises(ScrubberError, match="cannot open claim history"):
+        Scrubber(allow_plugins=["dry-needling"], history=tmp_path / "no-such-dir" / "h.db")
+    assert main(["check", "--history", str(tmp_path / "no-such-dir" / "h.db"), "-"]) == 2
+    assert "cannot open claim history" in capsys.readouterr().err
+    assert main(["check", "--history-readonly", "-"]) == 2
 
 
 def test_a_failing_store_fails_the_claim_not_the_run(tmp_path):
