@@ -508,3 +508,17 @@ def test_two_stores_racing_on_the_same_claims_never_double_count(spec):
         s.close()
     assert not errors, errors
     assert count_rows(spec) == 2 * len(claims)
+
+
+def test_w1_findings_are_unchanged_by_an_empty_history(tmp_path):
+    # Every W1 claim has its own patient, so nothing is seen across claims:
+    # with a history (recording), the findings equal those without one.
+    from differential import as_tuples
+    from oracle.workloads import w1
+
+    plain = Scrubber(allow_plugins=["dry-needling"])
+    history = Scrubber(allow_plugins=["dry-needling"], history=tmp_path / "h.db")
+    for n, c in enumerate(w1(300, seed=11, as_dict=True)):
+        c["patient"] = {"id": f"U{n}"}
+        assert as_tuples(history.scrub(c).findings) == as_tuples(plain.scrub(c).findings), c["claim_id"]
+    history.close()
