@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--batch-size", type=int, default=256, metavar="N", help=argparse.SUPPRESS)
     check.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                        help="progress bar on standard error (auto: only when it is a terminal)")
+    check.add_argument("--history", metavar="PATH_OR_URL",
+                       help="claim history: an SQLite file (created when missing) or a database URL such as "
+                            "postgresql://user@host/db; rules then see the patient's earlier claims, and each "
+                            "scrubbed claim is recorded")
+    check.add_argument("--history-readonly", action="store_true",
+                       help="with --history: scrub against the history without recording the claims")
     _plugin_options(check)
 
     rules = sub.add_parser("rules", help="list the loaded rules")
@@ -69,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scrubber(args: argparse.Namespace) -> Scrubber:
-    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules)
+    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules,
+                    history=getattr(args, "history", None), record=not getattr(args, "history_readonly", False))
 
 
 def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
@@ -142,7 +149,17 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.ack_999 and (not args.validate or len(args.paths) != 1):
         err.write("scrubber: --ack-999 needs --validate and exactly one input file\n")
         return EXIT_USAGE
+    if args.history_readonly and not args.history:
+        err.write("scrubber: --history-readonly needs --history\n")
+        return EXIT_USAGE
     scrubber = _scrubber(args)
+    try:
+        return _check(args, scrubber, out, err)
+    finally:
+        scrubber.close()
+
+
+def _check(args: argparse.Namespace, scrubber: Scrubber, out: IO[str], err: IO[str]) -> int:
     _report_load_problems(scrubber, err)
     invalid_files = _validate(args, err) if args.validate else 0
     failures: list[str] = []

@@ -5,12 +5,16 @@ group whose functions are decorated with :data:`scrubber.hookimpl` and named
 after the specifications below. Every hook is optional. A test checks that
 each hook here is documented in ``docs/hooks.md`` and has a test of its own.
 
+``scrubber_history`` is documented in ``docs/hooks-history.md``.
+
 Load-time hooks (``scrubber_rulesets``, ``scrubber_tables``,
 ``scrubber_options``) run once when a :class:`~scrubber.Scrubber` is built; a
 plugin that raises in one of them is reported and skipped entirely. Per-claim
-hooks (``scrubber_facts``, ``scrubber_review``) run for every claim the
-engine sees; a plugin that raises there fails that claim only (status
-``failed``, naming the plugin), and the next claim is scrubbed as usual.
+hooks (``scrubber_facts``, ``scrubber_history``, ``scrubber_review``) run for
+every claim the engine sees (``scrubber_history`` only when a claim-history
+store is configured); a plugin that raises there fails that claim only
+(status ``failed``, naming the plugin), and the next claim is scrubbed as
+usual.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .facts import Facts
+    from .history import HistoryStore
     from .models import Claim, Finding
     from .plugin import Option, ReferenceTable
     from .rules import RuleSet
@@ -72,6 +77,33 @@ def scrubber_facts(claim: "Claim", facts: "Facts", options: "dict[str, Any]") ->
     plugin's own kind. Values must be str, int, bool or None (dates as
     YYYYMMDD integers). ``options`` are this plugin's options resolved for
     the claim's payer. Return nothing.
+    """
+
+
+@hookspec
+def scrubber_history(claim: "Claim", history: "HistoryStore", facts: "Facts", options: "dict[str, Any]") -> None:
+    """Add facts from the patient's earlier claims before the engine runs.
+
+    Called for every claim that reaches the engine, after every plugin's
+    ``scrubber_facts`` (so the fields those added are there), and only when
+    the scrubber has a claim-history store (``Scrubber(history=...)``,
+    ``scrubber check --history PATH_OR_URL``); without one it is never
+    called and no rule can see other claims.
+
+    ``history`` is a :class:`scrubber.history.HistoryStore`. Ask it for
+    prior service lines with
+    ``history.prior_lines(patient_key(claim), codes, start, end, exclude_claim=claim.claim_id)``
+    (``scrubber.history.patient_key``: the patient's ID and the billing NPI;
+    None when the claim lacks one, then skip); each ``PriorLine`` has
+    ``claim_id``, ``line``, ``code``, ``service_date``, ``units``,
+    ``modifiers`` and ``filing``. Always exclude the claim itself: its own
+    earlier version (a re-scrub or the claim a replacement replaces) must
+    not count. Attach what the rules need to ``facts.lines`` / ``facts.claim``
+    or with ``facts.add`` (str, int, bool or None values, as in
+    ``scrubber_facts``). Do not write to the store: the scrubber records the
+    claim itself after scrubbing it (unless recording is off). ``options``
+    are this plugin's options for the claim's payer. Return nothing. A plugin
+    that raises (or whose store query fails) fails that claim only.
     """
 
 

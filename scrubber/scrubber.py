@@ -16,6 +16,7 @@ from .config import Config, ConfigError, ResolvedConfig, Settings, load_config
 from .engine import EngineError
 from .facts import CONTEXT_FIELDS, Facts
 from .fixes import apply_fixes
+from .history import HistoryError, HistoryStore, open_history
 from .models import Claim, Finding, Fix, InputError, ScrubResult, Severity, Source, Status
 from .plugin import Option, ReferenceTable
 from .plugins import Plugins, describe_error
@@ -82,6 +83,8 @@ class Scrubber:
         plugins: Iterable[tuple[str, Any]] = (),
         rulesets: Iterable[Union[str, Path]] = (),
         entry_points: bool = True,
+        history: Union[None, str, Path, HistoryStore] = None,
+        record: bool = True,
     ):
         self.plugins = Plugins(allow_plugins, block_plugins, plugins, entry_points)
         self.rule_file_problems: list[RuleFileProblem] = []
@@ -121,7 +124,25 @@ class Scrubber:
         except ConfigError as exc:
             raise ScrubberError(str(exc)) from None
         self._facts_hooks = self.plugins.impls("scrubber_facts")
+        self._history_hooks = self.plugins.impls("scrubber_history")
         self._review_hooks = self.plugins.impls("scrubber_review")
+        #: The claim-history store (None: rules see one claim at a time).
+        self.history: Optional[HistoryStore] = None
+        #: Record each scrubbed claim in the history store (off: read only).
+        self.record = record
+        if history is not None:
+            try:
+                self.history = open_history(history)
+                connect = getattr(self.history, "connect", None)
+                if connect is not None:  # fail now, not on every claim
+                    connect()
+            except HistoryError as exc:
+                raise ScrubberError(str(exc)) from None
+
+    def close(self) -> None:
+        """Close the claim-history store, if any."""
+        if self.history is not None:
+            self.history.close()
 
     # -- loading -----------------------------------------------------------
 
@@ -185,9 +206,14 @@ class Scrubber:
 
     # -- scrubbing ---------------------------------------------------------
 
-    def scrub(self, claim: ClaimInput, *, fix: bool = False, source: Optional[Source] = None) -> ScrubResult:
+    def scrub(self, claim: ClaimInput, *, fix: bool = False, source: Optional[Source] = None,
+              record: Optional[bool] = None) -> ScrubResult:
         """Scrub one claim. Never raises for bad input or a failing plugin:
-        the result's status says what happened."""
+        the result's status says what happened.
+
+        With a claim-history store, a claim that was scrubbed (not invalid,
+        not failed) is then recorded in it (the corrected claim in fix mode),
+        unless ``record`` (default: the scrubber's ``record``) is false."""
         if isinstance(claim, ClaimRecord):
             source = claim.source
             if claim.errors or claim.data is None:
@@ -219,10 +245,20 @@ class Scrubber:
         else:
             status = Status.warnings if findings else Status.clean
         result = ScrubResult(claim_id=claim.claim_id, source=source, status=status, findings=findings)
+        recorded = claim
         if fix:
-            fixed, changes = apply_fixes(claim, findings)
-            result.fixed_claim = fixed.model_dump(mode="json", exclude_none=True)
+            recorded, changes = apply_fixes(claim, findings)
+            result.fixed_claim = recorded.model_dump(mode="json", exclude_none=True)
             result.changes = changes
+        if self.history is not None and (self.record if record is None else record):
+            # What goes to the payer is recorded: the corrected claim in fix mode.
+            try:
+                self.history.record(recorded)
+            except Exception as exc:
+                log.error("claim %s: %s", claim.claim_id, describe_error(exc))
+                result.status = Status.failed
+                result.errors = [InputError(claim_id=claim.claim_id, field="<history>",
+                                            message=f"not recorded in the claim history: {describe_error(exc)}", source=source)]
         return result
 
     def scrub_many(self, claims: Iterable[ClaimInput], *, fix: bool = False) -> Iterator[ScrubResult]:
@@ -263,6 +299,13 @@ class Scrubber:
                 function(**{k: kwargs[k] for k in argnames})
             except Exception as exc:
                 raise _HookFailure(name, "scrubber_facts", exc) from exc
+        if self.history is not None:
+            for name, function, argnames in self._history_hooks:
+                kwargs = {"claim": claim, "history": self.history, "facts": facts, "options": settings.options.get(name, {})}
+                try:
+                    function(**{k: kwargs[k] for k in argnames})
+                except Exception as exc:
+                    raise _HookFailure(name, "scrubber_history", exc) from exc
         rules = self._rules
         disabled = settings.disabled
         severity = settings.severity
