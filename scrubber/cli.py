@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list plugins, their versions, tables and load errors")
     plugins.add_argument("--format", choices=("text", "json"), default="text")
     _plugin_options(plugins)
+
+    new = sub.add_parser("new-plugin", help="write a working plugin package to start from")
+    new.add_argument("name", metavar="NAME", help="plugin name, lower case with hyphens (e.g. acme-payer)")
+    new.add_argument("--directory", metavar="DIR", default=".", help="where to create NAME/ (default: here)")
     return parser
 
 
@@ -274,6 +278,21 @@ def cmd_plugins(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_new_plugin(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from .scaffold import ScaffoldError, new_plugin
+
+    try:
+        target, names, written = new_plugin(args.name, args.directory)
+    except (ScaffoldError, OSError) as exc:
+        err.write(f"scrubber: {exc}\n")
+        return EXIT_USAGE
+    out.write(f"created plugin {names.plugin} (distribution {names.distribution}, package {names.module}) in {target}\n")
+    for path in written:
+        out.write(f"  {path}\n")
+    out.write(f"next: pip install -e '{target}[test]' && scrubber plugins && python -m pytest {target}\n")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.CRITICAL, format="scrubber: %(message)s")
     args = build_parser().parse_args(argv)
@@ -283,6 +302,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_check(args, out, err)
         if args.command == "rules":
             return cmd_rules(args, out, err)
+        if args.command == "new-plugin":
+            return cmd_new_plugin(args, out, err)
         return cmd_plugins(args, out, err)
     except ScrubberError as exc:
         err.write(f"scrubber: {exc}\n")
