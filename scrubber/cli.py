@@ -178,61 +178,17 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 # -- rules and plugins ------------------------------------------------------
 
 
-def _conditions(rule: object) -> list[str]:
-    from .rules import Negation, Pattern
-
-    lines = []
-    for item in rule.when:  # type: ignore[attr-defined]
-        negated = isinstance(item, Negation)
-        pattern: Pattern = item.not_ if negated else item  # type: ignore[assignment]
-        tests = []
-        for field, cond in pattern.where.items():
-            if hasattr(cond, "model_dump"):
-                for op, value in cond.model_dump(by_alias=True, exclude_none=True).items():
-                    shown = value.get("ref") or f"its {value.get('field')}" if isinstance(value, dict) else value
-                    tests.append(f"{field} {op} {shown}")
-            else:
-                tests.append(f"{field} = {cond}")
-        if pattern.modifiers:
-            tests += [f"modifiers {k} {v}" for k, v in pattern.modifiers.model_dump(exclude_none=True).items()]
-        if pattern.any_of:
-            tests.append("any of (" + " | ".join(", ".join(f"{k}: {v}" for k, v in b.items()) for b in pattern.any_of) + ")")
-        head = f"{'no ' if negated else ''}{pattern.fact}" + (f" as {pattern.name}" if pattern.name != pattern.fact else "")
-        lines.append(f"{head}" + (f" where {'; '.join(tests)}" if tests else ""))
-    return lines
-
-
 def cmd_rules(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     scrubber = _scrubber(args)
     _report_load_problems(scrubber, err)
     if args.explain:
-        parts = scrubber.engine_rules(args.explain)
-        if not parts:
+        from .explain import explain
+
+        text = explain(scrubber, args.explain)
+        if text is None:
             err.write(f"scrubber: no loaded rule has the ID {args.explain}\n")
             return EXIT_USAGE
-        first = next((p for p in parts if p.findings), parts[0])
-        rule = first.rule
-        out.write(f"{rule.id}: {rule.title}\n")
-        out.write(f"  severity:  {rule.severity.value if rule.severity else '(derives facts only)'}\n")
-        if rule.citation:
-            out.write(f"  source:    {rule.citation.source}\n")
-            if rule.citation.url:
-                out.write(f"             {rule.citation.url}\n")
-        out.write(f"  effective: {rule.effective or 'always'}{' to ' + str(rule.expires) if rule.expires else ''}\n")
-        out.write(f"  ruleset:   {first.ruleset} ({first.origin}), plugin {first.plugin or '-'}\n")
-        for n, part in enumerate(parts, 1):
-            out.write(f"  engine rule {n} of {len(parts)}: {part.rule.title}\n    when\n")
-            for line in _conditions(part.rule):
-                out.write(f"      {line}\n")
-            out.write("    then\n")
-            for action in part.rule.then:
-                if action.assert_:
-                    out.write(f"      derive {action.assert_.fact} {action.assert_.set}\n")
-                elif action.finding:
-                    fix = action.finding.fix
-                    out.write(f"      finding on {action.finding.line or 'the claim'}" + (f", fix {fix.model_dump(exclude_none=True, exclude_defaults=True)}" if fix else "") + "\n")
-            if part.rule.payers:
-                out.write(f"    payers: {part.rule.payers.model_dump(exclude_defaults=True)}\n")
+        out.write(text)
         return EXIT_OK
     rows = []
     for rule in scrubber.rules:
