@@ -4,7 +4,10 @@ Slow (about a minute: durable_rules compiles its C engine unless pip has a
 cached wheel): deselect with ``-m "not slow"``. One module-scoped fixture
 builds the environment once: ``python -m venv``, then ONE ``pip install`` of
 the core (this repository) and the example plugin (``examples/payer_policy``,
-with its test extra for pytest). The example plugin is found only through its
+with its test extra for pytest). Both are installed from fresh copies of
+their directories (without ``.git``, ``build/``, ``*.egg-info`` and caches):
+pip builds in the source tree, and a stale ``build/lib`` left there by an
+earlier run could put deleted modules into the wheel. The example plugin is found only through its
 entry point. A plugin written by the installed ``scrubber new-plugin`` is then
 pip-installed into the same environment and its own test run there.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -47,14 +51,20 @@ class Venv:
         return done
 
 
+JUNK = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+                              ".venv", "venv*")
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Venv:
     work = tmp_path_factory.mktemp("plugin-kit")
+    core = shutil.copytree(REPO, work / "src" / "claim-scrubber", ignore=JUNK)
+    example = shutil.copytree(EXAMPLE, work / "src" / "payer_policy", ignore=JUNK)
     root = work / "venv"
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
     env = Venv(root, work)
-    env.run("python", "-m", "pip", "install", "-q", str(REPO), f"{EXAMPLE}[test]")
+    env.run("python", "-m", "pip", "install", "-q", str(core), f"{example}[test]")
     env.timings.append(("venv + one pip install", time.monotonic() - started))
     yield env
     print("\nvenv timings (s): " + ", ".join(f"{k}: {v:.1f}" for k, v in env.timings))
