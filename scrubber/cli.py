@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list plugins, their versions, tables and load errors")
     plugins.add_argument("--format", choices=("text", "json"), default="text")
     _plugin_options(plugins)
+
+    new = sub.add_parser("new-plugin", help="write a working plugin package to start from")
+    new.add_argument("name", metavar="NAME", help="plugin name, lower case with hyphens (e.g. acme-payer)")
+    new.add_argument("--directory", metavar="DIR", default=".", help="where to create NAME/ (default: here)")
     return parser
 
 
@@ -222,61 +226,17 @@ def _validate(args: argparse.Namespace, err: IO[str]) -> int:
 # -- rules and plugins ------------------------------------------------------
 
 
-def _conditions(rule: object) -> list[str]:
-    from .rules import Negation, Pattern
-
-    lines = []
-    for item in rule.when:  # type: ignore[attr-defined]
-        negated = isinstance(item, Negation)
-        pattern: Pattern = item.not_ if negated else item  # type: ignore[assignment]
-        tests = []
-        for field, cond in pattern.where.items():
-            if hasattr(cond, "model_dump"):
-                for op, value in cond.model_dump(by_alias=True, exclude_none=True).items():
-                    shown = value.get("ref") or f"its {value.get('field')}" if isinstance(value, dict) else value
-                    tests.append(f"{field} {op} {shown}")
-            else:
-                tests.append(f"{field} = {cond}")
-        if pattern.modifiers:
-            tests += [f"modifiers {k} {v}" for k, v in pattern.modifiers.model_dump(exclude_none=True).items()]
-        if pattern.any_of:
-            tests.append("any of (" + " | ".join(", ".join(f"{k}: {v}" for k, v in b.items()) for b in pattern.any_of) + ")")
-        head = f"{'no ' if negated else ''}{pattern.fact}" + (f" as {pattern.name}" if pattern.name != pattern.fact else "")
-        lines.append(f"{head}" + (f" where {'; '.join(tests)}" if tests else ""))
-    return lines
-
-
 def cmd_rules(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     scrubber = _scrubber(args)
     _report_load_problems(scrubber, err)
     if args.explain:
-        parts = scrubber.engine_rules(args.explain)
-        if not parts:
+        from .explain import explain
+
+        text = explain(scrubber, args.explain)
+        if text is None:
             err.write(f"scrubber: no loaded rule has the ID {args.explain}\n")
             return EXIT_USAGE
-        first = next((p for p in parts if p.findings), parts[0])
-        rule = first.rule
-        out.write(f"{rule.id}: {rule.title}\n")
-        out.write(f"  severity:  {rule.severity.value if rule.severity else '(derives facts only)'}\n")
-        if rule.citation:
-            out.write(f"  source:    {rule.citation.source}\n")
-            if rule.citation.url:
-                out.write(f"             {rule.citation.url}\n")
-        out.write(f"  effective: {rule.effective or 'always'}{' to ' + str(rule.expires) if rule.expires else ''}\n")
-        out.write(f"  ruleset:   {first.ruleset} ({first.origin}), plugin {first.plugin or '-'}\n")
-        for n, part in enumerate(parts, 1):
-            out.write(f"  engine rule {n} of {len(parts)}: {part.rule.title}\n    when\n")
-            for line in _conditions(part.rule):
-                out.write(f"      {line}\n")
-            out.write("    then\n")
-            for action in part.rule.then:
-                if action.assert_:
-                    out.write(f"      derive {action.assert_.fact} {action.assert_.set}\n")
-                elif action.finding:
-                    fix = action.finding.fix
-                    out.write(f"      finding on {action.finding.line or 'the claim'}" + (f", fix {fix.model_dump(exclude_none=True, exclude_defaults=True)}" if fix else "") + "\n")
-            if part.rule.payers:
-                out.write(f"    payers: {part.rule.payers.model_dump(exclude_defaults=True)}\n")
+        out.write(text)
         return EXIT_OK
     rows = []
     for rule in scrubber.rules:
@@ -322,6 +282,21 @@ def cmd_plugins(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_new_plugin(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from .scaffold import ScaffoldError, new_plugin
+
+    try:
+        target, names, written = new_plugin(args.name, args.directory)
+    except (ScaffoldError, OSError) as exc:
+        err.write(f"scrubber: {exc}\n")
+        return EXIT_USAGE
+    out.write(f"created plugin {names.plugin} (distribution {names.distribution}, package {names.module}) in {target}\n")
+    for path in written:
+        out.write(f"  {path}\n")
+    out.write(f"next: pip install -e '{target}[test]' && scrubber plugins && python -m pytest {target}\n")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.CRITICAL, format="scrubber: %(message)s")
     args = build_parser().parse_args(argv)
@@ -331,6 +306,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_check(args, out, err)
         if args.command == "rules":
             return cmd_rules(args, out, err)
+        if args.command == "new-plugin":
+            return cmd_new_plugin(args, out, err)
         return cmd_plugins(args, out, err)
     except ScrubberError as exc:
         err.write(f"scrubber: {exc}\n")

@@ -1,40 +1,29 @@
 """Shared fixtures: scrubbers built with exactly the plugins a test names,
-and a claim builder with sensible defaults."""
+and a claim builder with sensible defaults.
+
+The claim builder and the assertions are the public ones plugin authors use
+(``scrubber.testing``, registered with pytest through the ``pytest11`` entry
+point, so ``make_scrubber`` and ``make_claim`` are fixtures here too).
+"""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scrubber import Scrubber, hookimpl
+from scrubber.testing import fired, make_claim, make_scrubber
+
+__all__ = ["CHAIN", "LimitPlugin", "ids", "make_claim"]
 
 HERE = Path(__file__).parent
 CHAIN = HERE / "rulesets" / "chain.yaml"
 
 
-def make_claim(*lines: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """A valid claim dict; each line dict overrides the default line."""
-    claim: dict[str, Any] = {
-        "claim_id": "C1",
-        "filing_indicator": "CI",
-        "payer": {"id": "62308", "name": "PAYER"},
-        "patient": {"id": "P1", "birth_date": "1960-05-01", "sex": "F"},
-        "billing_provider": {"npi": "1234567893", "taxonomy": "225100000X"},
-        "place_of_service": "11",
-        "diagnoses": ["M5450"],
-        "abn": None,
-        "lines": [],
-    }
-    claim.update(fields)
-    for n, line in enumerate(lines or [{}], start=1):
-        base = {"number": n, "code": "20561", "modifiers": [], "units": 1, "charge": "100.00",
-                "service_date": "2024-03-05", "diagnosis_pointers": [1]}
-        base.update(line)
-        claim["lines"].append(base)
-    return copy.deepcopy(claim)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds a virtual environment and installs packages (about a minute)")
 
 
 class LimitPlugin:
@@ -59,10 +48,10 @@ def chain_scrubber() -> Scrubber:
 @pytest.fixture(scope="session")
 def dn_scrubber() -> Scrubber:
     """The installed dry-needling plugin, found through its entry point only."""
-    scrubber = Scrubber(allow_plugins=["dry-needling"])
+    scrubber = make_scrubber("dry-needling")
     assert scrubber.plugins.loaded == ["dry-needling"], scrubber.plugins.info
     return scrubber
 
 
 def ids(result) -> list[tuple[str, Any]]:
-    return [(f.rule_id, f.line) for f in result.findings]
+    return fired(result)
