@@ -75,7 +75,7 @@ def test_rules_explain_shows_source_dates_and_conditions():
     proc = run("rules", "--explain", "DN-MCR-STATUS-N")
     assert proc.returncode == 0
     assert "effective: 2020-01-01 to 2020-01-20" in proc.stdout
-    assert "line where dn = True; modifiers lacks GY" in proc.stdout
+    assert "line: dn = true; lacks modifier GY" in proc.stdout
     assert "ruleset:   dry-needling/medicare" in proc.stdout
     assert run("rules", "--explain", "NOPE-X").returncode == 2
 
