@@ -34,7 +34,17 @@ class ScrubberError(Exception):
 class _HookFailure(Exception):
     def __init__(self, plugin: str, hook: str, exc: BaseException):
         self.plugin, self.hook, self.exc = plugin, hook, exc
-        super().__init__(f"plugin {plugin} failed in {hook}: {describe_error(exc)}")
+        super().__init__(f"plugin {plugin} failed in {hook}: {claim_error(exc)}")
+
+
+def claim_error(exc: BaseException) -> str:
+    """What a per-claim failure may say about an exception: its type only,
+    because a plugin's or the engine's message can carry the claim's patient
+    data (names, member IDs, birth dates). The engine adapter's own errors
+    are worded by us and kept."""
+    if isinstance(exc, EngineError):
+        return describe_error(exc)
+    return f"{type(exc).__name__} (message withheld: it may carry claim data)"
 
 
 @dataclass
@@ -205,6 +215,10 @@ class Scrubber:
                     claim_id=_claim_id(claim), source=source, status=Status.invalid,
                     errors=_validation_errors(exc, claim, source),
                 )
+            except Exception as exc:  # e.g. RecursionError on absurdly nested extra fields
+                error = InputError(claim_id=_claim_id(claim), field="<claim>", source=source,
+                                   message=f"the claim could not be validated: {claim_error(exc)}")
+                return ScrubResult(claim_id=_claim_id(claim), source=source, status=Status.invalid, errors=[error])
         source = source or claim.source
         try:
             findings = self._check(claim)
@@ -212,16 +226,20 @@ class Scrubber:
             log.error("claim %s: %s", claim.claim_id, failure)
             return self._failed(claim, source, f"plugin:{failure.plugin}", str(failure))
         except Exception as exc:  # the engine or our own bug: contain it to this claim
-            log.error("claim %s: engine failed: %s", claim.claim_id, describe_error(exc))
-            return self._failed(claim, source, "<engine>", f"the rule engine failed: {describe_error(exc)}")
+            log.error("claim %s: engine failed: %s", claim.claim_id, claim_error(exc))
+            return self._failed(claim, source, "<engine>", f"the rule engine failed: {claim_error(exc)}")
         if any(f.severity is Severity.error for f in findings):
             status = Status.rejected
         else:
             status = Status.warnings if findings else Status.clean
         result = ScrubResult(claim_id=claim.claim_id, source=source, status=status, findings=findings)
         if fix:
-            fixed, changes = apply_fixes(claim, findings)
-            result.fixed_claim = fixed.model_dump(mode="json", exclude_none=True)
+            try:
+                fixed, changes = apply_fixes(claim, findings)
+                result.fixed_claim = fixed.model_dump(mode="json", exclude_none=True)
+            except Exception as exc:
+                log.error("claim %s: fix mode failed: %s", claim.claim_id, claim_error(exc))
+                return self._failed(claim, source, "<fix>", f"applying the fixes failed: {claim_error(exc)}")
             result.changes = changes
         return result
 
