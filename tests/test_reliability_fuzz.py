@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,10 @@ SAMPLES = sorted(p for p in DATA.glob("*/*") if p.name not in ("LICENSE", "READM
 SMALL = [p for p in SAMPLES if p.stat().st_size < 10_000]
 EXAMPLES = Path(__file__).parent.parent / "examples" / "claims.json"
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+#: Multiply every example count (e.g. FUZZ_SCALE=20 for a long local run).
+SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
+FUZZ = settings(max_examples=150 * SCALE, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,10 @@ def read_and_scrub(data: bytes, name: str, scrubber: Scrubber) -> list[ScrubResu
                     assert error.message and error.field
                 result = scrubber.scrub(record, fix=True)
                 assert isinstance(result, ScrubResult)
+                assert result.source is not None and result.source.file == name
+                for error in result.errors:  # every error says where: file and claim, segment or line
+                    assert error.source is not None and error.source.file == name
+                    assert error.source.describe() != name
                 if result.status in (Status.invalid, Status.failed):
                     assert result.errors
                 _json(result, io.StringIO())
@@ -216,7 +224,7 @@ def _mutate(data: bytes, mutations) -> bytes:
     return term.join(segments)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=400 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.sampled_from(sorted(_SAMPLE_BYTES)), st.lists(_MUTATION, min_size=1, max_size=5))
 def test_mutated_837p_files(scrubber, name, mutations):
     read_and_scrub(_mutate(_SAMPLE_BYTES[name], mutations), name, scrubber)
@@ -259,7 +267,7 @@ def run_cli(argv: list[str], stdin: bytes | None = None) -> tuple[int, str, str]
     return code, out.getvalue(), err.getvalue()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(sorted(_SAMPLE_BYTES)), st.lists(_MUTATION, max_size=4), st.sampled_from(["json", "text"]), st.booleans())
 def test_cli_exit_status_on_mutated_files(tmp_path_factory, name, mutations, fmt, fix):
     path = tmp_path_factory.mktemp("cli") / name
