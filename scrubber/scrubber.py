@@ -55,8 +55,7 @@ class RuleFileProblem:
 
 
 def _validation_errors(exc: ValidationError, data: Any, source: Optional[Source]) -> list[InputError]:
-    claim_id = data.get("claim_id") if isinstance(data, dict) else None
-    claim_id = str(claim_id)[:48] if claim_id is not None else None
+    claim_id = _claim_id(data)
     lines = data.get("lines") if isinstance(data, dict) else None
     errors = []
     for err in exc.errors(include_input=False, include_url=False):
@@ -330,8 +329,12 @@ class Scrubber:
 
 
 def _claim_id(data: Any) -> Optional[str]:
-    if isinstance(data, dict) and data.get("claim_id") is not None:
-        return str(data["claim_id"])[:48]
+    """The claim ID of raw input, for naming an invalid claim: only a string
+    or a whole number is echoed (str() of an object or list would print
+    whatever it holds, which may be patient data)."""
+    value = data.get("claim_id") if isinstance(data, dict) else None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)[:48]
     return None
 
 

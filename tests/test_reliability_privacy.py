@@ -143,11 +143,15 @@ def _invalid_claims() -> list[dict]:
         {"diagnoses": ["Quuxwright"], "abn": "Zelda", "place_of_service": "MEMBER998877"},
         {"billing_provider": {"npi": "MEMBER998877", "taxonomy": "Quuxwright"}},
         {"lines": [{"number": 1, "code": "20561", "service_date": "2024-01-03", "charge": 19310203.5}]},
+        {"claim_id": {"patient": "Zelda Quuxwright", "id": "MEMBER998877"}},
+        {"claim_id": ["MEMBER998877", "1931-02-03"]},
         {},  # a valid claim (rejected: units) carrying all the patient fields
     ]):
         claim = json.loads(json.dumps(base))
+        claim.setdefault("claim_id", f"INV-{n}")
+        if "claim_id" not in change:
+            claim["claim_id"] = f"INV-{n}"
         claim.update(change)
-        claim["claim_id"] = f"INV-{n}"
         variants.append(claim)
     return variants
 
@@ -161,7 +165,7 @@ def test_no_patient_values_from_invalid_json_claims(fmt, caplog, tmp_path):
     path.write_text("\n".join(lines) + "\n")
     code, out, err, logs = run(["check", "--format", fmt, "--allow-plugin", "dry-needling", str(path)], caplog)
     assert code == 1
-    assert out.count("invalid") >= 9
+    assert out.count("invalid") >= 11
     pattern = _pattern(SECRETS)
     for text in (out, err, logs):
         assert _leaks(pattern, text) == []
