@@ -299,3 +299,20 @@ def test_cli_missing_file_and_directory(tmp_path):
     assert code == 2 and str(tmp_path) in err and "Traceback" not in err
     code, _, err = run_cli(["check"])
     assert code == 2
+
+
+@pytest.mark.parametrize("size", [100, 8_000, 9_000, 70_000, 300_000])
+def test_ndjson_with_a_long_first_line_is_not_mistaken_for_one_document(scrubber, size):
+    """Regression: the format sniffer peeks at most the stream's buffer (8 KiB
+    for a file); an NDJSON file whose first line was longer was read as one
+    document and refused ("Extra data")."""
+    from conftest import make_claim
+
+    first = make_claim(claim_id="LONG", note="n" * size)
+    data = (json.dumps(first) + "\n" + json.dumps(make_claim(claim_id="NEXT")) + "\n").encode()
+    results = read_and_scrub(data, "long.ndjson", scrubber)
+    assert [(r.claim_id, r.status.value) for r in results] == [("LONG", "clean"), ("NEXT", "clean")]
+    # the same claims as one minified document, and pretty-printed, still read
+    for doc in (json.dumps(first), json.dumps(first, indent=2), json.dumps([first, make_claim(claim_id="NEXT")], indent=1)):
+        results = read_and_scrub(doc.encode(), "doc.json", scrubber)
+        assert results and results[0].claim_id == "LONG" and results[0].status is Status.clean

@@ -67,8 +67,14 @@ def _single_document(stream: IO[bytes]) -> bool:
     # per line. Peek: if the first non-blank line is not a whole JSON value,
     # treat the file as one document.
     head = stream.peek(1 << 16)  # type: ignore[attr-defined]
-    for raw in head.split(b"\n"):
+    lines = head.split(b"\n")
+    for number, raw in enumerate(lines):
         if raw.strip():
+            if number == len(lines) - 1 and len(head) >= 4096:
+                # the first line does not end within the peek (the buffer is
+                # often only 8 KiB): a long first line is NDJSON (or a
+                # one-line document, which the NDJSON reader reads the same)
+                return False
             try:
                 json.loads(raw)
                 return False
