@@ -316,3 +316,34 @@ def test_ndjson_with_a_long_first_line_is_not_mistaken_for_one_document(scrubber
     for doc in (json.dumps(first), json.dumps(first, indent=2), json.dumps([first, make_claim(claim_id="NEXT")], indent=1)):
         results = read_and_scrub(doc.encode(), "doc.json", scrubber)
         assert results and results[0].claim_id == "LONG" and results[0].status is Status.clean
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_cli_output_in_a_narrow_encoding(tmp_path, fmt):
+    """Regression: a claim ID that stdout's encoding cannot show ended the
+    batch with a UnicodeEncodeError traceback (and exit status 1)."""
+    path = tmp_path / "omega.ndjson"
+    claim = {"claim_id": "\u03a9-1", "lines": [{"number": 1, "code": "20561", "service_date": "2024-01-03"}]}
+    path.write_text(json.dumps(claim, ensure_ascii=False) + "\n" + json.dumps({**claim, "claim_id": "B"}) + "\n",
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "scrubber.cli", "check", "--format", fmt, str(path)],
+                          capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr and b"2 claims read" in proc.stderr
+    if fmt == "json":
+        assert [json.loads(line)["claim_id"] for line in proc.stdout.splitlines()] == ["\u03a9-1", "B"]
+
+
+def test_cli_internal_error_is_reported_without_a_traceback(tmp_path, monkeypatch):
+    path = tmp_path / "c.ndjson"
+    path.write_text(json.dumps({"claim_id": "A", "lines": []}) + "\n")
+
+    def broken(self, records, fix=False):
+        raise RuntimeError("secret claim data")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(Scrubber, "scrub_many", broken)
+    code, out, err = run_cli(["check", str(path)])
+    assert code == 2
+    assert err.strip().endswith("scrubber: internal error (RuntimeError); please report it")
+    assert "secret" not in err and "Traceback" not in err
