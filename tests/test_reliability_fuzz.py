@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -278,9 +279,14 @@ def test_cli_exit_status_on_mutated_files(tmp_path_factory, name, mutations, fmt
     assert "Traceback" not in err + out
     if code == 2:
         assert "scrubber:" in err
+    match = re.search(r"scrubber: (\d+) claims read: (\d+) rejected, (\d+) warnings, (\d+) clean, (\d+) invalid, (\d+) failed", err)
+    assert match, err
+    total, *parts = map(int, match.groups())
+    assert total == sum(parts)
     if fmt == "json":
-        for line in out.splitlines():
-            json.loads(line)
+        assert total == len([json.loads(line) for line in out.splitlines()])
+    else:
+        assert total == len(re.findall(r"^claim ", out, re.M))
 
 
 @pytest.mark.parametrize("data", [b"", b"\xff\xfe\xfd", b"[" * 50_000, b"ISA*00*bad", b"{\"claim_id\": 1}\n{oops\n",
