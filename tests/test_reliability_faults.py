@@ -234,3 +234,31 @@ def test_cli_batch_counts_every_claim_with_faults(tmp_path, monkeypatch):
     assert code == 1
     assert counts["invalid"] == 15
     assert counts["failed"] >= 1
+
+
+class OddFacts:
+    """Puts a value the engine cannot encode into the facts of some claims.
+
+    Found a masked error: the engine's ``finally`` deleted a session that was
+    never created (nothing could be encoded), and durable_rules' "could not
+    delete state, error code 309" replaced the plugin's TypeError."""
+
+    @hookimpl
+    def scrubber_facts(self, claim, facts):
+        if int(claim.claim_id[1:]) % 5 == 0:
+            facts.lines[0]["weird"] = object()
+        if int(claim.claim_id[1:]) % 5 == 1:
+            facts.add("extra", when=__import__("datetime").date(2024, 1, 1))
+
+
+def test_unencodable_fact_values_fail_only_their_claims():
+    claims = _claims(40, seed=13)
+    expected = _expected(claims)
+    scrubber = Scrubber(allow_plugins=["dry-needling", "odd"], plugins=[("odd", OddFacts())])
+    for n, (claim, result, want) in enumerate(zip(claims, scrubber.scrub_many(claims), expected)):
+        needs_engine = any(ln["code"] in ("20560", "20561") for ln in claim["lines"])
+        if n % 5 == 0 and needs_engine:  # (a date, on n % 5 == 1, is converted: not a fault)
+            assert result.status is Status.failed and result.errors[0].field == "<engine>", n
+            assert "TypeError" in result.errors[0].message
+        else:
+            assert _same(result, want), n

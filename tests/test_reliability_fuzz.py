@@ -353,3 +353,18 @@ def test_cli_internal_error_is_reported_without_a_traceback(tmp_path, monkeypatc
     assert code == 2
     assert err.strip().endswith("scrubber: internal error (RuntimeError); please report it")
     assert "secret" not in err and "Traceback" not in err
+
+
+def test_deeply_nested_hl_hierarchy_and_many_envelopes(scrubber):
+    """X12 'deep nesting': 5,000 HL levels each the child of the one before,
+    and 2,000 repeated ST/SE envelopes; read in bounded time."""
+    segments, term = _segments(_SAMPLE_BYTES["dry-needling-commercial.837"])
+    i = next(n for n, s in enumerate(segments) if s.strip().startswith(b"CLM*"))
+    deep = [b"HL*%d*%d*22*1" % (n + 10, n + 9) for n in range(5000)]
+    results = read_and_scrub(term.join(segments[:i] + deep + segments[i:]), "deep.837", scrubber)
+    assert results
+    st_at = next(n for n, s in enumerate(segments) if s.strip().startswith(b"ST*"))
+    se_at = next(n for n, s in enumerate(segments) if s.strip().startswith(b"SE*"))
+    many = segments[:st_at] + segments[st_at:se_at + 1] * 2000 + segments[se_at + 1:]
+    results = read_and_scrub(term.join(many), "many.837", scrubber)
+    assert len(results) >= 2000
