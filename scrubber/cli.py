@@ -301,6 +301,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.CRITICAL, format="scrubber: %(message)s")
     args = build_parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
+    for stream in (out, err):
+        # a claim ID the terminal's encoding cannot show must not end the batch
+        # (backslash escapes also keep NDJSON valid)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except Exception:
+                pass
     try:
         if args.command == "check":
             return cmd_check(args, out, err)
@@ -316,6 +325,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # e.g. the output device is full
+        err.write(f"scrubber: cannot write: {exc.strerror or type(exc).__name__}\n")
+        return EXIT_USAGE
+    except Exception as exc:  # last resort: a bug must not print a traceback (it could hold claim data)
+        err.write(f"scrubber: internal error ({type(exc).__name__}); please report it\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -147,12 +147,20 @@ class Program:
         for fact in batch:
             fact["sid"] = SID
         with _LOCK:
+            ok = False
             try:
                 self._assert(batch, dispatch)
                 if self._gated:
                     self._assert([{"sid": SID, "id": "$end", "kind": END_KIND}], dispatch)
+                ok = True
             finally:
-                _dre.delete_state(self._handle, SID)
+                try:
+                    _dre.delete_state(self._handle, SID)
+                except Exception:
+                    # When the facts could not even be encoded there is no state
+                    # to delete (error 309): keep the original exception.
+                    if ok:
+                        raise
 
     def _assert(self, facts: list[dict[str, Any]], dispatch: Dispatch) -> None:
         if not facts:

@@ -35,7 +35,17 @@ class ScrubberError(Exception):
 class _HookFailure(Exception):
     def __init__(self, plugin: str, hook: str, exc: BaseException):
         self.plugin, self.hook, self.exc = plugin, hook, exc
-        super().__init__(f"plugin {plugin} failed in {hook}: {describe_error(exc)}")
+        super().__init__(f"plugin {plugin} failed in {hook}: {claim_error(exc)}")
+
+
+def claim_error(exc: BaseException) -> str:
+    """What a per-claim failure may say about an exception: its type only,
+    because a plugin's or the engine's message can carry the claim's patient
+    data (names, member IDs, birth dates). The engine adapter's own errors
+    are worded by us and kept."""
+    if isinstance(exc, EngineError):
+        return describe_error(exc)
+    return f"{type(exc).__name__} (message withheld: it may carry claim data)"
 
 
 @dataclass
@@ -46,8 +56,7 @@ class RuleFileProblem:
 
 
 def _validation_errors(exc: ValidationError, data: Any, source: Optional[Source]) -> list[InputError]:
-    claim_id = data.get("claim_id") if isinstance(data, dict) else None
-    claim_id = str(claim_id)[:48] if claim_id is not None else None
+    claim_id = _claim_id(data)
     lines = data.get("lines") if isinstance(data, dict) else None
     errors = []
     for err in exc.errors(include_input=False, include_url=False):
@@ -231,6 +240,10 @@ class Scrubber:
                     claim_id=_claim_id(claim), source=source, status=Status.invalid,
                     errors=_validation_errors(exc, claim, source),
                 )
+            except Exception as exc:  # e.g. RecursionError on absurdly nested extra fields
+                error = InputError(claim_id=_claim_id(claim), field="<claim>", source=source,
+                                   message=f"the claim could not be validated: {claim_error(exc)}")
+                return ScrubResult(claim_id=_claim_id(claim), source=source, status=Status.invalid, errors=[error])
         source = source or claim.source
         try:
             findings = self._check(claim)
@@ -238,8 +251,8 @@ class Scrubber:
             log.error("claim %s: %s", claim.claim_id, failure)
             return self._failed(claim, source, f"plugin:{failure.plugin}", str(failure))
         except Exception as exc:  # the engine or our own bug: contain it to this claim
-            log.error("claim %s: engine failed: %s", claim.claim_id, describe_error(exc))
-            return self._failed(claim, source, "<engine>", f"the rule engine failed: {describe_error(exc)}")
+            log.error("claim %s: engine failed: %s", claim.claim_id, claim_error(exc))
+            return self._failed(claim, source, "<engine>", f"the rule engine failed: {claim_error(exc)}")
         if any(f.severity is Severity.error for f in findings):
             status = Status.rejected
         else:
@@ -247,18 +260,22 @@ class Scrubber:
         result = ScrubResult(claim_id=claim.claim_id, source=source, status=status, findings=findings)
         recorded = claim
         if fix:
-            recorded, changes = apply_fixes(claim, findings)
-            result.fixed_claim = recorded.model_dump(mode="json", exclude_none=True)
+            try:
+                recorded, changes = apply_fixes(claim, findings)
+                result.fixed_claim = recorded.model_dump(mode="json", exclude_none=True)
+            except Exception as exc:
+                log.error("claim %s: fix mode failed: %s", claim.claim_id, claim_error(exc))
+                return self._failed(claim, source, "<fix>", f"applying the fixes failed: {claim_error(exc)}")
             result.changes = changes
         if self.history is not None and (self.record if record is None else record):
             # What goes to the payer is recorded: the corrected claim in fix mode.
             try:
                 self.history.record(recorded)
             except Exception as exc:
-                log.error("claim %s: %s", claim.claim_id, describe_error(exc))
+                log.error("claim %s: not recorded in the claim history: %s", claim.claim_id, claim_error(exc))
                 result.status = Status.failed
                 result.errors = [InputError(claim_id=claim.claim_id, field="<history>",
-                                            message=f"not recorded in the claim history: {describe_error(exc)}", source=source)]
+                                            message=f"not recorded in the claim history: {claim_error(exc)}", source=source)]
         return result
 
     def scrub_many(self, claims: Iterable[ClaimInput], *, fix: bool = False) -> Iterator[ScrubResult]:
@@ -355,8 +372,12 @@ class Scrubber:
 
 
 def _claim_id(data: Any) -> Optional[str]:
-    if isinstance(data, dict) and data.get("claim_id") is not None:
-        return str(data["claim_id"])[:48]
+    """The claim ID of raw input, for naming an invalid claim: only a string
+    or a whole number is echoed (str() of an object or list would print
+    whatever it holds, which may be patient data)."""
+    value = data.get("claim_id") if isinstance(data, dict) else None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)[:48]
     return None
 
 

@@ -15,12 +15,73 @@ from typing import IO, Any, Iterator, Optional
 
 from ..models import InputError, Source
 
-#: Refuse inputs larger than this before reading them (bytes).
+#: Input limits: (environment variable, default). Each is read when a file
+#: is opened, so a process can change them between files. Inputs beyond a
+#: limit are refused with an error naming the file, the position and the
+#: variable, before the excess is held in memory.
+LIMITS = {
+    #: bytes in one input file (checked before reading; counted on standard input)
+    "file_bytes": ("SCRUBBER_MAX_FILE_BYTES", 2 * 1024**3),
+    #: bytes in a single JSON document (one object or an array), parsed whole
+    "document_bytes": ("SCRUBBER_MAX_DOCUMENT_BYTES", 256 * 1024**2),
+    #: bytes in one NDJSON line (one claim)
+    "line_bytes": ("SCRUBBER_MAX_LINE_BYTES", 4 * 1024**2),
+    #: bytes in one X12 segment
+    "segment_bytes": ("SCRUBBER_MAX_SEGMENT_BYTES", 1024**2),
+    #: claims in one input file
+    "claims": ("SCRUBBER_MAX_CLAIMS", 10_000_000),
+}
+
+#: Kept for compatibility: the file size limit at import time.
 MAX_FILE_BYTES = int(os.environ.get("SCRUBBER_MAX_FILE_BYTES", 2 * 1024**3))
 
 
 class ReadError(Exception):
     """The input as a whole could not be read (exit status 2)."""
+
+
+def limit(name: str) -> int:
+    """The current value of one of :data:`LIMITS` (its environment variable,
+    else the default). A value that is not a positive integer is a ReadError."""
+    var, default = LIMITS[name]
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ReadError(f"{var} must be a positive whole number")
+    return value
+
+
+class _Counted(io.RawIOBase):
+    """A raw stream that refuses to deliver more than ``limit`` bytes (for
+    standard input, whose size is not known in advance)."""
+
+    def __init__(self, raw: IO[bytes], name: str, maximum: int):
+        self._raw, self._name, self._max, self._seen = raw, name, maximum, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data) if data else 0
+        self._seen += n
+        if self._seen > self._max:
+            raise ReadError(f"{self._name}: input is larger than {self._max} bytes (SCRUBBER_MAX_FILE_BYTES)")
+        buffer[:n] = data or b""
+        return n
+
+
+def _count_claims(records: Iterator[ClaimRecord], name: str) -> Iterator[ClaimRecord]:
+    maximum = limit("claims")
+    for n, record in enumerate(records, start=1):
+        if n > maximum:
+            raise ReadError(f"{name}: more than {maximum} claims in one file, claim #{n} refused (SCRUBBER_MAX_CLAIMS)")
+        yield record
 
 
 @dataclass
@@ -49,11 +110,11 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
     if sniff(head) == "x12":
         from .x12 import read_x12
 
-        yield from read_x12(buffered, name)
+        yield from _count_claims(read_x12(buffered, name), name)
     else:
         from .json_reader import read_json
 
-        yield from read_json(buffered, name)
+        yield from _count_claims(read_json(buffered, name), name)
 
 
 def read_path(path: str) -> Iterator[ClaimRecord]:
@@ -61,14 +122,17 @@ def read_path(path: str) -> Iterator[ClaimRecord]:
     if path == "-":
         import sys
 
-        yield from read_stream(sys.stdin.buffer, "<stdin>")
+        stdin = sys.stdin.buffer
+        raw = getattr(stdin, "raw", stdin)
+        yield from read_stream(io.BufferedReader(_Counted(raw, "<stdin>", limit("file_bytes"))), "<stdin>")
         return
     try:
         size = os.path.getsize(path)
     except OSError as exc:
         raise ReadError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
-        raise ReadError(f"{path}: file is {size} bytes, over the limit of {MAX_FILE_BYTES} (SCRUBBER_MAX_FILE_BYTES)")
+    maximum = limit("file_bytes")
+    if size > maximum:
+        raise ReadError(f"{path}: file is {size} bytes, over the limit of {maximum} (SCRUBBER_MAX_FILE_BYTES)")
     try:
         handle = open(path, "rb")
     except OSError as exc:

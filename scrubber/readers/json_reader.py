@@ -9,14 +9,24 @@ from __future__ import annotations
 import json
 from typing import IO, Iterator
 
-from ..models import InputError, Source
-from . import ClaimRecord, ReadError
+from ..models import MAX_LINES, InputError, Source
+from . import ClaimRecord, ReadError, limit
 
+#: The default NDJSON line limit (SCRUBBER_MAX_LINE_BYTES overrides it).
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 def _record(obj: object, source: Source) -> ClaimRecord:
     if isinstance(obj, dict):
+        lines = obj.get("lines")
+        if isinstance(lines, list) and len(lines) > MAX_LINES:
+            # refused here, before validation builds thousands of line models
+            raw_id = obj.get("claim_id")
+            claim_id = str(raw_id)[:48] if isinstance(raw_id, (str, int)) else None
+            return ClaimRecord({"claim_id": claim_id} if claim_id else None, source, [InputError(
+                claim_id=claim_id, field="lines",
+                message=f"claim has {len(lines)} service lines; at most {MAX_LINES} are allowed (837P loop 2400)",
+                source=source)])
         return ClaimRecord(obj, source)
     return ClaimRecord(
         None,
@@ -38,11 +48,18 @@ def _decode_error(exc: Exception, source: Source) -> ClaimRecord:
 
 
 def read_json(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
-    first = stream.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")  # type: ignore[attr-defined]
-    if first[:1] == b"[" or _single_document(stream):
-        yield from _read_document(stream, name)
-    else:
-        yield from _read_ndjson(stream, name)
+    try:
+        first = stream.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")  # type: ignore[attr-defined]
+        if first[:1] == b"[" or _single_document(stream):
+            yield from _read_document(stream, name)
+        else:
+            yield from _read_ndjson(stream, name)
+    except ReadError:
+        raise
+    except (OSError, MemoryError) as exc:
+        raise ReadError(f"{name}: cannot read: {type(exc).__name__}") from None
+    except Exception as exc:  # a reader bug must not crash the run with a traceback
+        raise ReadError(f"{name}: internal error while reading JSON ({type(exc).__name__}); please report it") from None
 
 
 def _single_document(stream: IO[bytes]) -> bool:
@@ -50,8 +67,14 @@ def _single_document(stream: IO[bytes]) -> bool:
     # per line. Peek: if the first non-blank line is not a whole JSON value,
     # treat the file as one document.
     head = stream.peek(1 << 16)  # type: ignore[attr-defined]
-    for raw in head.split(b"\n"):
+    lines = head.split(b"\n")
+    for number, raw in enumerate(lines):
         if raw.strip():
+            if number == len(lines) - 1 and len(head) >= 4096:
+                # the first line does not end within the peek (the buffer is
+                # often only 8 KiB): a long first line is NDJSON (or a
+                # one-line document, which the NDJSON reader reads the same)
+                return False
             try:
                 json.loads(raw)
                 return False
@@ -61,7 +84,11 @@ def _single_document(stream: IO[bytes]) -> bool:
 
 
 def _read_document(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
-    raw = stream.read()
+    maximum = limit("document_bytes")
+    raw = stream.read(maximum + 1)
+    if len(raw) > maximum:
+        raise ReadError(f"{name}: a single JSON document (object or array) larger than {maximum} bytes "
+                        "(SCRUBBER_MAX_DOCUMENT_BYTES); use NDJSON, one claim per line")
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError) as exc:
@@ -75,13 +102,22 @@ def _read_document(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
 
 def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
     index = 0
-    for lineno, raw in enumerate(stream, start=1):
+    maximum = limit("line_bytes")
+    lineno = 0
+    while True:
+        raw = stream.readline(maximum + 1)  # never holds more than one line's limit
+        if not raw:
+            break
+        lineno += 1
         if not raw.strip():
             continue
         index += 1
         source = Source(file=name, index=index, line=lineno)
-        if len(raw) > MAX_LINE_BYTES:
-            yield ClaimRecord(None, source, [InputError(field="<json>", message=f"line longer than {MAX_LINE_BYTES} bytes", source=source)])
+        if len(raw) > maximum and not (len(raw) == maximum + 1 and raw.endswith(b"\n")):
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line, a chunk at a time
+                raw = stream.readline(1 << 16)
+            yield ClaimRecord(None, source, [InputError(
+                field="<json>", message=f"line longer than {maximum} bytes (SCRUBBER_MAX_LINE_BYTES)", source=source)])
             continue
         try:
             obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))

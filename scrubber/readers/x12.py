@@ -36,9 +36,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO, Any, Iterator, Optional
 
-from ..models import InputError, Source
-from . import ClaimRecord, ReadError
-from .x12_tokens import IsaError, Tokenizer
+from ..models import MAX_LINES, InputError, Source
+from . import ClaimRecord, ReadError, limit
+from .x12_tokens import IsaError, SegmentTooLong, Tokenizer
 
 # Segment order inside each loop (rank); a known segment whose rank is lower
 # than the previous one in the same loop instance is "out of place".
@@ -78,6 +78,10 @@ _SINGLE_NM1 = {"85", "87", "IL", "PR", "QC"}
 _DIAG_ICD10 = {"ABK", "ABF"}
 _DIAG_ICD9 = {"BK", "BF"}
 _UNIT_NAMES = {"MJ": "minutes"}
+#: HI codes kept per claim (the model allows 12; the 13th makes it invalid).
+_MAX_DIAGNOSES = 12
+#: Errors kept per claim or envelope (a broken file must not fill memory with them).
+_MAX_ERRORS = 100
 
 
 def _valid_segment_id(sid: str) -> bool:
@@ -156,6 +160,8 @@ def read_x12(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         yield from _read(stream, name)
     except IsaError as exc:
         raise ReadError(f"{name}: not a readable X12 file: {exc}") from None
+    except SegmentTooLong as exc:
+        raise ReadError(f"{name}: {exc}") from None
     except ReadError:
         raise
     except (OSError, MemoryError) as exc:
@@ -165,7 +171,7 @@ def read_x12(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
 
 
 def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 - one state machine, kept flat for speed
-    tok = Tokenizer(stream)
+    tok = Tokenizer(stream, limit("segment_bytes"))
     ranks = _RANKS
     known = _KNOWN
     loop_start = _LOOP_START
@@ -200,6 +206,12 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
     pending_2330b: Optional[tuple[int, Optional[int]]] = None
 
     def err(field: str, message: str, line_no: Optional[int] = None) -> None:
+        if len(sink) >= _MAX_ERRORS:
+            if len(sink) == _MAX_ERRORS:
+                sink.append(InputError(claim_id=claim_id if claim is not None else None, field="<errors>",
+                                       message=f"more than {_MAX_ERRORS} errors here; the rest are not listed",
+                                       source=Source(file=name, segment=seg_index, line=seg_line)))
+            return
         sink.append(
             InputError(
                 claim_id=claim_id if claim is not None else None,
@@ -581,6 +593,12 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
             cline_seen = set()
             if number is None:
                 err("LX01", "LX01 assigned number is missing or not a number")
+            if len(claim["lines"]) >= MAX_LINES:
+                # the line is read (its errors still count) but not kept: memory stays bounded
+                if len(claim["lines"]) == MAX_LINES and "LX-limit" not in claim_seen:
+                    claim_seen.add("LX-limit")
+                    err("LX", f"claim has more than {MAX_LINES} service lines (LX); the 837P allows {MAX_LINES}")
+                continue
             claim["lines"].append(cline)
             continue
 
@@ -696,10 +714,10 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                     break
                 code = code.split(comp, 1)[0].replace(".", "")
                 if qual in _DIAG_ICD10:
-                    if code:
+                    if code and len(claim["diagnoses"]) <= _MAX_DIAGNOSES:  # one over: validation reports it
                         claim["diagnoses"].append(code)
                 elif qual in _DIAG_ICD9:
-                    if code:
+                    if code and len(claim.get("diagnoses_icd9", ())) <= _MAX_DIAGNOSES:
                         claim.setdefault("diagnoses_icd9", []).append(code)
             continue
 

@@ -63,6 +63,11 @@ def parse_isa(text: str) -> Separators:
     return Separators(elem, component, repetition, segment)
 
 
+class SegmentTooLong(ValueError):
+    """A segment longer than the tokenizer's limit (its terminator is missing
+    or the file is not X12): refused before it fills memory."""
+
+
 class Tokenizer:
     """Yields ``(index, line, start, end, text)`` for every segment.
 
@@ -75,8 +80,9 @@ class Tokenizer:
     separators stay in force) until the next good ISA.
     """
 
-    def __init__(self, stream: IO[bytes]):
+    def __init__(self, stream: IO[bytes], max_segment: int = 1 << 30):
         self.stream = stream
+        self.max_segment = max_segment
         self.seps: Optional[Separators] = None
         self.isa_error: Optional[str] = None
         self.has_newlines = False
@@ -140,6 +146,11 @@ class Tokenizer:
             # --- bulk: split every complete segment in the buffer ------------------
             last_t = buf.rfind(term, pos)
             if last_t < 0:
+                if len(buf) - pos > self.max_segment:
+                    raise SegmentTooLong(
+                        f"segment {index + 1} (at byte {base + pos}) is longer than {self.max_segment} bytes "
+                        "without a segment terminator (SCRUBBER_MAX_SEGMENT_BYTES)"
+                    )
                 if not eof:
                     chunk = read(CHUNK)
                     if chunk:
