@@ -1,0 +1,143 @@
+"""Scrubber throughput and memory (plain script, no test framework).
+
+Workloads come from the oracle's seeded generators (tests/oracle/workloads.py):
+W1 = 20,000 claims of 3 lines, all with dry-needling codes; W2 = 100,000
+claims, about 5 % with 20560/20561. For each it prints claims per second
+through ``Scrubber.scrub`` on one core and through the plain-Python oracle,
+and the number of claims whose findings differ between the two (the
+differential test's ``as_tuples`` comparison; it must be 0).
+
+    python3 bench/bench_scrub.py                 # W1, W2, --jobs figure (a few minutes)
+    python3 bench/bench_scrub.py --million       # + RSS growth over 1,000,000 claims
+    python3 bench/bench_scrub.py --skip-jobs     # W1 and W2 only
+
+Claims are validated (``Claim`` objects) before timing, as the oracle gets
+them; ``scrub`` is timed with ``time.perf_counter`` around the whole loop,
+best of ``--repeat`` runs. The ``--jobs`` figure runs ``scrubber check
+--format json`` on a generated W1-like NDJSON file with 1 and N worker
+processes (wall clock, including start-up) and checks the outputs are
+byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from differential import as_tuples  # noqa: E402
+from oracle import dry_needling as oracle  # noqa: E402
+from oracle.workloads import w1, w2  # noqa: E402
+
+from scrubber import Scrubber  # noqa: E402
+
+
+def vm_rss_kb() -> int:
+    """Current resident set size (VmRSS) in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def best_rate(function, claims: list, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for claim in claims:
+            function(claim)
+        best = min(best, time.perf_counter() - start)
+    return len(claims) / best
+
+
+def workload(name: str, claims: list, scrubber: Scrubber, repeat: int) -> None:
+    engine = best_rate(scrubber.scrub, claims, repeat)
+    plain = best_rate(oracle.check, claims, repeat)
+    mismatches = sum(1 for c in claims if as_tuples(scrubber.scrub(c).findings) != set(oracle.check(c)))
+    print(f"{name}: {len(claims):,} claims; engine {engine:,.0f} claims/s ({1e6 / engine:.1f} us/claim) on one core; "
+          f"oracle {plain:,.0f} claims/s; engine findings == oracle findings on every claim: "
+          f"{'yes' if mismatches == 0 else 'NO'} ({mismatches} mismatches)", flush=True)
+
+
+def million(scrubber: Scrubber, pool: list, total: int) -> None:
+    """RSS growth while scrubbing ``total`` claims cycled from ``pool``."""
+    warm = 20_000
+    for claim in itertools.islice(itertools.cycle(pool), warm):
+        scrubber.scrub(claim)
+    before = vm_rss_kb()
+    start = time.perf_counter()
+    for claim in itertools.islice(itertools.cycle(pool), total):
+        scrubber.scrub(claim)
+    elapsed = time.perf_counter() - start
+    after = vm_rss_kb()
+    print(f"RSS over {total:,} claims (W1/W2 cycled, after {warm:,} warm-up): VmRSS {before / 1024:.1f} MB -> "
+          f"{after / 1024:.1f} MB, growth {(after - before) / 1024:+.2f} MB; {total / elapsed:,.0f} claims/s", flush=True)
+
+
+def jobs_figure(jobs: int, n: int) -> None:
+    """Wall-clock throughput of ``scrubber check --format json`` with 1 and ``jobs`` processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w1.ndjson"
+        with path.open("w") as out:
+            for claim in w1(n, seed=7, as_dict=True):
+                out.write(json.dumps(claim) + "\n")
+        outputs = {}
+        for j in (1, jobs):
+            cmd = [sys.executable, "-m", "scrubber.cli", "check", "--format", "json", "--progress", "never",
+                   "--jobs", str(j), str(path)]
+            start = time.perf_counter()
+            with open(Path(tmp) / f"out{j}.ndjson", "wb") as sink:
+                subprocess.run(cmd, stdout=sink, stderr=subprocess.DEVNULL, cwd=ROOT)
+            elapsed = time.perf_counter() - start
+            outputs[j] = (elapsed, (Path(tmp) / f"out{j}.ndjson").read_bytes())
+        (t1, o1), (tn, on) = outputs[1], outputs[jobs]
+        child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"CLI on a {n:,}-claim W1-like NDJSON file ({path.stat().st_size / 1e6:.1f} MB): --jobs 1 {n / t1:,.0f} "
+              f"claims/s, --jobs {jobs} {n / tn:,.0f} claims/s (speed-up {t1 / tn:.2f}x, wall clock incl. start-up); "
+              f"outputs byte-identical: {'yes' if o1 == on else 'NO'}; largest process peak RSS {child_peak:.0f} MB",
+              flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--w1", type=int, default=20_000)
+    parser.add_argument("--w2", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--million", action="store_true", help="also measure RSS growth over 1,000,000 claims")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for the CLI figure")
+    parser.add_argument("--jobs-claims", type=int, default=100_000)
+    parser.add_argument("--skip-jobs", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(f"cores: {os.cpu_count()}; python {sys.version.split()[0]}", flush=True)
+    scrubber = Scrubber()
+    w1_claims = list(w1(args.w1))
+    w2_claims = list(w2(args.w2))
+    workload("W1", w1_claims, scrubber, args.repeat)
+    workload("W2", w2_claims, scrubber, args.repeat)
+    print(f"peak RSS so far: {peak_rss_mb():.1f} MB", flush=True)
+    if args.million:
+        million(scrubber, w1_claims + w2_claims, 1_000_000)
+        print(f"peak RSS: {peak_rss_mb():.1f} MB", flush=True)
+    if not args.skip_jobs:
+        jobs_figure(args.jobs, args.jobs_claims)
+
+
+if __name__ == "__main__":
+    main()
