@@ -46,7 +46,9 @@ from typing import Any, Callable, Iterable, Optional
 
 import durable_rules_engine as _dre
 
-#: The session id every claim runs under (one live session per program).
+#: The session id every claim runs under (one live session per program). It
+#: is durable_rules' default: a fact without ``sid`` goes there, so lean facts
+#: leave it out. Do not change it without sending ``sid`` again.
 SID = "0"
 #: Fact kind asserted last, to gate rules that use negation.
 END_KIND = "$end"
@@ -81,6 +83,7 @@ def _json_default(value: Any) -> Any:
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default).encode
 _decode = json.loads
+_END_JSON = _encode([_END_FACT])
 
 #: An action gets the rule's index and its bound facts, and returns derived
 #: facts to assert (or None).
@@ -162,28 +165,30 @@ class Program:
                 batch.append(sent)
         with _LOCK:
             try:
-                self._assert(batch, full, dispatch)
+                self._assert(_encode(batch), full, dispatch)
                 if self._gated:
-                    self._assert([_END_FACT], full, dispatch)
+                    self._assert(_END_JSON, full, dispatch)
             finally:
                 _dre.delete_state(self._handle, SID)
 
     def _lean(self, fact: dict[str, Any]) -> Optional[dict[str, Any]]:
-        """What the engine sees of ``fact``: None when no rule tests its kind."""
+        """What the engine sees of ``fact``: None when no rule tests its kind.
+        No ``sid``: a fact without one goes to session "0", our fixed SID."""
         fields = self.fields
         if fields is None:
             return {**fact, "sid": SID}
-        keep = fields.get(fact["kind"])
+        kind = fact["kind"]
+        keep = fields.get(kind)
         if keep is None:
             return None
-        sent = {"id": fact["id"], "sid": SID, "kind": fact["kind"]}
+        sent = {"id": fact["id"], "kind": kind}
         for key in keep:
             if key in fact:
                 sent[key] = fact[key]
         return sent
 
-    def _assert(self, facts: list[dict[str, Any]], full: dict[str, dict[str, Any]], dispatch: Dispatch) -> None:
-        code, state = _dre.assert_facts(self._handle, _encode(facts))
+    def _assert(self, facts: str, full: dict[str, dict[str, Any]], dispatch: Dispatch) -> None:
+        code, state = _dre.assert_facts(self._handle, facts)
         if code == _OBSERVED:
             raise EngineError("two facts with the same id were asserted for one claim")
         if code == _QUEUED or not state:
