@@ -111,13 +111,18 @@ def _text(result: ScrubResult, out: IO[str]) -> None:
 
 
 def _json(result: ScrubResult, out: IO[str]) -> None:
+    out.write(json.dumps(result_doc(result), ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def result_doc(result: ScrubResult) -> dict:
+    """The ``--format json`` object for one result."""
     doc = result.model_dump(mode="json", exclude={"fixed_claim", "changes", "errors"})
     if result.status in (Status.invalid, Status.failed) or result.errors:
         doc["errors"] = [e.model_dump(mode="json") for e in result.errors]
     if result.fixed_claim is not None:
         doc["fixed_claim"] = result.fixed_claim
         doc["changes"] = [c.model_dump(mode="json") for c in result.changes]
-    out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return doc
 
 
 def _results(args: argparse.Namespace, scrubber: Optional[Scrubber], records: Iterable[ClaimRecord]) -> Iterator[Outcome]:

@@ -79,13 +79,16 @@ def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         if not raw.strip():
             continue
         index += 1
-        source = Source(file=name, index=index, line=lineno)
-        if len(raw) > MAX_LINE_BYTES:
-            yield ClaimRecord(None, source, [InputError(field="<json>", message=f"line longer than {MAX_LINE_BYTES} bytes", source=source)])
-            continue
-        try:
-            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-        except (ValueError, RecursionError) as exc:
-            yield _decode_error(exc, source)
-            continue
-        yield _record(obj, source)
+        yield ndjson_record(raw, Source(file=name, index=index, line=lineno), bom=lineno == 1)
+
+
+def ndjson_record(raw: bytes, source: Source, bom: bool = False) -> ClaimRecord:
+    """One NDJSON line (not blank) as a record; also used on partitions of
+    a file scrubbed on a cluster (``scrubber.partitions``)."""
+    if len(raw) > MAX_LINE_BYTES:
+        return ClaimRecord(None, source, [InputError(field="<json>", message=f"line longer than {MAX_LINE_BYTES} bytes", source=source)])
+    try:
+        obj = json.loads(raw.decode("utf-8-sig" if bom else "utf-8"))
+    except (ValueError, RecursionError) as exc:
+        return _decode_error(exc, source)
+    return _record(obj, source)
