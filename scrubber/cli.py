@@ -81,10 +81,10 @@ def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
 # -- check ----------------------------------------------------------------
 
 
-def _records(paths: Sequence[str], failures: list[str]) -> Iterator[ClaimRecord]:
+def _records(paths: Sequence[str], failures: list[str], raw_ndjson: bool = False) -> Iterator[ClaimRecord]:
     for path in paths:
         try:
-            yield from read_path(path)
+            yield from read_path(path, raw_ndjson)
         except ReadError as exc:
             failures.append(str(exc))
 
@@ -155,7 +155,7 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     progress = Progress(err, args.progress)
     fixed: list[ScrubResult] = []
-    for outcome in _results(args, scrubber, _records(args.paths, failures)):
+    for outcome in _results(args, scrubber, _records(args.paths, failures, raw_ndjson=args.jobs > 1)):
         counts[outcome.status.value] += 1
         if outcome.text is not None:
             out.write(outcome.text)

@@ -3,8 +3,8 @@
 durable_rules never releases the GIL and keeps global state, so parallelism
 means processes. Each worker builds its :class:`Scrubber` once (in the pool
 initializer, from the same configuration, plugin and rule options as the
-parent) and scrubs batches of records. The parent reads, sends batches and
-writes results in input order; at most ``2 * jobs`` batches are in flight,
+parent) and scrubs batches of records. The parent reads (NDJSON lines are
+parsed by the workers), sends batches and writes results in input order; at most ``2 * jobs`` batches are in flight,
 so memory is bounded by the batch size, not by the input.
 
 Workers render each result's output themselves (``render``) and send back
@@ -25,10 +25,11 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from .models import ScrubResult, Source, Status, construct
 from .readers import ClaimRecord
+from .readers.json_reader import RawLine, parse_raw
 
 #: The Scrubber of this worker process, built once by ``_init``.
 _SCRUBBER: Any = None
@@ -61,8 +62,13 @@ def scrubber_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has imported (never run) the scrubber:
+    # imports once, and no engine state exists there to inherit.
+    context.set_forkserver_preload(["scrubber.scrubber"])
+    return context
 
 
 def _init(options: dict[str, Any], render: Optional[str], log_level: int) -> None:
@@ -85,21 +91,31 @@ def _render_with(write: Callable[[ScrubResult, Any], None], result: ScrubResult)
     return buffer.getvalue()
 
 
-def _scrub_batch(batch: list[tuple[Any, dict[str, Any], list[Any]]], fix: bool, keep: bool) -> list[tuple[str, Optional[str], Optional[ScrubResult]]]:
+def _scrub_batch(batch: list[tuple[Any, ...]], fix: bool, keep: bool) -> list[tuple[str, Optional[str], Optional[ScrubResult]]]:
     out = []
-    for data, source, errors in batch:
-        record = ClaimRecord(data, construct(Source, **source), errors)
+    for item in batch:
+        if item[0] is _RAW:
+            record = parse_raw(RawLine(*item[1:]))
+        else:
+            record = ClaimRecord(item[1], construct(Source, **item[2]), item[3])
         result = _SCRUBBER.scrub(record, fix=fix)
         text = _RENDER(result) if _RENDER is not None else None
         out.append((result.status.value, text, result if keep or text is None else None))
     return out
 
 
-def _batches(records: Iterable[ClaimRecord], size: int) -> Iterator[list[tuple[Any, dict[str, Any], list[Any]]]]:
-    batch = []
+_RAW, _RECORD = None, 1
+
+
+def _batches(records: Iterable[Union[ClaimRecord, RawLine]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Plain tuples: they pickle several times faster than a dataclass with a model inside.
+    NDJSON lines stay unparsed (``RawLine``): the workers parse them."""
+    batch: list[tuple[Any, ...]] = []
     for record in records:
-        # A plain tuple pickles several times faster than the dataclass with a model inside.
-        batch.append((record.data, dict(record.source.__dict__), record.errors))
+        if isinstance(record, RawLine):
+            batch.append((_RAW, *record))
+        else:
+            batch.append((_RECORD, record.data, dict(record.source.__dict__), record.errors))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -108,7 +124,7 @@ def _batches(records: Iterable[ClaimRecord], size: int) -> Iterator[list[tuple[A
 
 
 def scrub_parallel(
-    records: Iterable[ClaimRecord],
+    records: Iterable[Union[ClaimRecord, RawLine]],
     args: argparse.Namespace,
     jobs: int,
     batch_size: int,

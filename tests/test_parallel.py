@@ -77,3 +77,11 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(ndjson):
     assert b"claims/s" not in run.stderr
     forced = check(ndjson, "--format", "json", "--jobs", "2", "--progress", "always")
     assert b"claims/s" in forced.stderr
+
+
+@pytest.mark.parametrize("name", ["synthetic-500-claims.837", "dry-needling-malformed.837"])
+def test_jobs_on_x12_input(name):
+    path = ROOT / "tests" / "data" / "837p" / "generated" / name
+    one = check(path, "--format", "json", "--jobs", "1")
+    two = check(path, "--format", "json", "--jobs", "2", "--batch-size", "16")
+    assert (one.returncode, one.stdout, one.stderr) == (two.returncode, two.stdout, two.stderr)

@@ -42,7 +42,7 @@ def sniff(head: bytes) -> str:
     return "json"
 
 
-def read_stream(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+def read_stream(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Any]:
     """Read claims from a binary stream, detecting the format by content."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
     head = buffered.peek(512)[:512]
@@ -53,15 +53,15 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
     else:
         from .json_reader import read_json
 
-        yield from read_json(buffered, name)
+        yield from read_json(buffered, name, raw_ndjson)
 
 
-def read_path(path: str) -> Iterator[ClaimRecord]:
+def read_path(path: str, raw_ndjson: bool = False) -> Iterator[Any]:
     """Read claims from a file path, or standard input for ``-``."""
     if path == "-":
         import sys
 
-        yield from read_stream(sys.stdin.buffer, "<stdin>")
+        yield from read_stream(sys.stdin.buffer, "<stdin>", raw_ndjson)
         return
     try:
         size = os.path.getsize(path)
@@ -74,4 +74,4 @@ def read_path(path: str) -> Iterator[ClaimRecord]:
     except OSError as exc:
         raise ReadError(f"{path}: cannot open: {exc.strerror or exc}") from None
     with handle:
-        yield from read_stream(handle, path)
+        yield from read_stream(handle, path, raw_ndjson)

@@ -7,7 +7,7 @@ object or an array is parsed whole (such files are small by nature).
 from __future__ import annotations
 
 import json
-from typing import IO, Iterator
+from typing import IO, Iterator, NamedTuple, Union
 
 from ..models import InputError, Source
 from . import ClaimRecord, ReadError
@@ -37,12 +37,15 @@ def _decode_error(exc: Exception, source: Source) -> ClaimRecord:
     return ClaimRecord(None, source, [InputError(field="<json>", message=message, source=source)])
 
 
-def read_json(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+def read_json(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Union[ClaimRecord, RawLine]]:
+    """Records; with ``raw_ndjson``, NDJSON lines come as :class:`RawLine` for
+    the caller to parse later with :func:`parse_raw` (``--jobs`` parses in
+    the workers, so the parent process only splits lines)."""
     first = stream.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")  # type: ignore[attr-defined]
     if first[:1] == b"[" or _single_document(stream):
         yield from _read_document(stream, name)
     else:
-        yield from _read_ndjson(stream, name)
+        yield from _read_ndjson(stream, name, raw_ndjson)
 
 
 def _single_document(stream: IO[bytes]) -> bool:
@@ -73,13 +76,27 @@ def _read_document(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         yield _record(doc, Source(file=name, index=1))
 
 
-def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+class RawLine(NamedTuple):
+    """An NDJSON line not parsed yet, with where it came from."""
+
+    raw: bytes
+    file: str
+    index: int
+    line: int
+
+
+def parse_raw(item: RawLine) -> ClaimRecord:
+    return ndjson_record(item.raw, Source(file=item.file, index=item.index, line=item.line), bom=item.line == 1)
+
+
+def _read_ndjson(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Union[ClaimRecord, RawLine]]:
     index = 0
     for lineno, raw in enumerate(stream, start=1):
         if not raw.strip():
             continue
         index += 1
-        yield ndjson_record(raw, Source(file=name, index=index, line=lineno), bom=lineno == 1)
+        item = RawLine(raw, name, index, lineno)
+        yield item if raw_ndjson else parse_raw(item)
 
 
 def ndjson_record(raw: bytes, source: Source, bom: bool = False) -> ClaimRecord:
