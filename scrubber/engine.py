@@ -156,10 +156,12 @@ class Program:
         """Assert one claim's facts, run every action to quiescence, then the
         end-of-claim gate, and always delete the session. ``dispatch`` runs
         the action of each rule that fires, with the full facts it bound."""
-        full: dict[str, dict[str, Any]] = {"$end": _END_FACT}
+        full: dict[str, dict[str, Any]] = {"$session": _SESSION_FACT, "$end": _END_FACT}
         batch = [_SESSION_FACT]
         lean = self._lean
         for fact in facts:
+            if fact["id"] in full:  # also for facts the engine never sees
+                raise EngineError("two facts with the same id were asserted for one claim")
             full[fact["id"]] = fact
             sent = lean(fact)
             if sent is not None:
@@ -207,6 +209,8 @@ class Program:
                     if derived:
                         batch = []
                         for fact in derived:
+                            if fact["id"] in full:
+                                raise EngineError(f"rule #{name} derived a fact whose id already exists")
                             full[fact["id"]] = fact
                             sent = self._lean(fact)
                             if sent is not None:

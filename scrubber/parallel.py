@@ -4,8 +4,9 @@ durable_rules never releases the GIL and keeps global state, so parallelism
 means processes. Each worker builds its :class:`Scrubber` once (in the pool
 initializer, from the same configuration, plugin and rule options as the
 parent) and scrubs batches of records. The parent reads (NDJSON lines are
-parsed by the workers), sends batches and writes results in input order; at most ``2 * jobs`` batches are in flight,
-so memory is bounded by the batch size, not by the input.
+parsed by the workers), sends batches and writes results in input order; at
+most ``2 * jobs`` batches are in flight, so memory is bounded by the batch
+size, not by the input.
 
 Workers render each result's output themselves (``render``) and send back
 short tuples: unpickling a pydantic result costs more than scrubbing half a
