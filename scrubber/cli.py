@@ -16,6 +16,7 @@ from typing import IO, Iterable, Iterator, Optional, Sequence
 
 from . import __version__
 from .models import ScrubResult, Status
+from .parallel import Outcome, ParallelError, scrubber_kwargs
 from .readers import ClaimRecord, ReadError, read_path
 from .scrubber import Scrubber, ScrubberError
 
@@ -79,8 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scrubber(args: argparse.Namespace) -> Scrubber:
-    return Scrubber(config=args.config, allow_plugins=args.allow_plugin, block_plugins=args.block_plugin, rulesets=args.rules,
-                    history=getattr(args, "history", None), record=not getattr(args, "history_readonly", False))
+    return Scrubber(**scrubber_kwargs(args))
 
 
 def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
@@ -94,10 +94,10 @@ def _report_load_problems(scrubber: Scrubber, err: IO[str]) -> None:
 # -- check ----------------------------------------------------------------
 
 
-def _records(paths: Sequence[str], failures: list[str]) -> Iterator[ClaimRecord]:
+def _records(paths: Sequence[str], failures: list[str], raw_ndjson: bool = False) -> Iterator[ClaimRecord]:
     for path in paths:
         try:
-            yield from read_path(path)
+            yield from read_path(path, raw_ndjson)
         except ReadError as exc:
             failures.append(str(exc))
 
@@ -124,23 +124,32 @@ def _text(result: ScrubResult, out: IO[str]) -> None:
 
 
 def _json(result: ScrubResult, out: IO[str]) -> None:
+    out.write(json.dumps(result_doc(result), ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def result_doc(result: ScrubResult) -> dict:
+    """The ``--format json`` object for one result."""
     doc = result.model_dump(mode="json", exclude={"fixed_claim", "changes", "errors"})
     if result.status in (Status.invalid, Status.failed) or result.errors:
         doc["errors"] = [e.model_dump(mode="json") for e in result.errors]
     if result.fixed_claim is not None:
         doc["fixed_claim"] = result.fixed_claim
         doc["changes"] = [c.model_dump(mode="json") for c in result.changes]
-    out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return doc
 
 
-def _results(args: argparse.Namespace, scrubber: Optional[Scrubber], records: Iterable[ClaimRecord]) -> Iterator[ScrubResult]:
+def _results(args: argparse.Namespace, scrubber: Optional[Scrubber], records: Iterable[ClaimRecord]) -> Iterator[Outcome]:
+    """Outcomes in input order: in this process, or with ``--jobs`` worker
+    processes that also render the output (the parent only writes it)."""
     if args.jobs > 1:
         from .parallel import scrub_parallel
 
-        yield from scrub_parallel(records, args, jobs=args.jobs, batch_size=args.batch_size, fix=args.fix)
+        yield from scrub_parallel(records, args, jobs=args.jobs, batch_size=args.batch_size, fix=args.fix,
+                                  render=args.format, keep_results=bool(args.fix_output))
     else:
         assert scrubber is not None
-        yield from scrubber.scrub_many(records, fix=args.fix)
+        for result in scrubber.scrub_many(records, fix=args.fix):
+            yield Outcome(result.status, None, result)
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -173,12 +182,15 @@ def _check(args: argparse.Namespace, scrubber: Scrubber, out: IO[str], err: IO[s
 
     progress = Progress(err, args.progress)
     fixed: list[ScrubResult] = []
-    for result in _results(args, scrubber, _records(args.paths, failures)):
-        counts[result.status.value] += 1
-        write(result, out)
+    for outcome in _results(args, scrubber, _records(args.paths, failures, raw_ndjson=args.jobs > 1)):
+        counts[outcome.status.value] += 1
+        if outcome.text is not None:
+            out.write(outcome.text)
+        else:
+            write(outcome.result, out)  # type: ignore[arg-type]
         progress.tick()
         if args.fix_output:
-            fixed.append(result)
+            fixed.append(outcome.result)  # type: ignore[arg-type]
     progress.close()
     for failure in failures:
         err.write(f"scrubber: cannot read {failure}\n")
@@ -318,7 +330,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "new-plugin":
             return cmd_new_plugin(args, out, err)
         return cmd_plugins(args, out, err)
-    except ScrubberError as exc:
+    except (ScrubberError, ParallelError) as exc:
         err.write(f"scrubber: {exc}\n")
         return EXIT_USAGE
     except BrokenPipeError:

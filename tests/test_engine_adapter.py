@@ -49,3 +49,19 @@ def test_facts_with_the_same_content_need_their_own_ids():
     fired = []
     program.run([{"id": "a", "kind": "line"}, {"id": "b", "kind": "line"}], lambda i, b: fired.append(b["l"]["id"]))
     assert sorted(fired) == ["a", "b"]
+
+
+def test_lean_facts_actions_see_full_facts_and_duplicate_ids_are_refused():
+    import pytest
+
+    from scrubber.engine import EngineError
+
+    program = Program({"0": {"all": [{"l": {"$and": [{"kind": "line"}, {"code": "20561"}]}}]}}, gated=False)
+    assert program.fields == {"line": frozenset({"code"}), "$end": frozenset()}
+    seen = []
+    fact = {"id": "l1", "kind": "line", "code": "20561", "label": "not tested, still rendered"}
+    program.run([fact, {"id": "n1", "kind": "note"}], lambda i, b: seen.append(b["l"]))
+    assert seen == [fact]  # the full fact, looked up by id
+    with pytest.raises(EngineError):  # even for a kind no rule tests (never sent to the engine)
+        program.run([{"id": "n", "kind": "note"}, {"id": "n", "kind": "note"}], lambda i, b: None)
+    program.run([fact], lambda i, b: None)  # the session was deleted after the error

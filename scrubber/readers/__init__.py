@@ -76,7 +76,7 @@ class _Counted(io.RawIOBase):
         return n
 
 
-def _count_claims(records: Iterator[ClaimRecord], name: str) -> Iterator[ClaimRecord]:
+def _count_claims(records: Iterator[Any], name: str) -> Iterator[Any]:
     maximum = limit("claims")
     for n, record in enumerate(records, start=1):
         if n > maximum:
@@ -103,7 +103,7 @@ def sniff(head: bytes) -> str:
     return "json"
 
 
-def read_stream(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+def read_stream(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Any]:
     """Read claims from a binary stream, detecting the format by content."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
     head = buffered.peek(512)[:512]
@@ -114,17 +114,17 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
     else:
         from .json_reader import read_json
 
-        yield from _count_claims(read_json(buffered, name), name)
+        yield from _count_claims(read_json(buffered, name, raw_ndjson), name)
 
 
-def read_path(path: str) -> Iterator[ClaimRecord]:
+def read_path(path: str, raw_ndjson: bool = False) -> Iterator[Any]:
     """Read claims from a file path, or standard input for ``-``."""
     if path == "-":
         import sys
 
         stdin = sys.stdin.buffer
         raw = getattr(stdin, "raw", stdin)
-        yield from read_stream(io.BufferedReader(_Counted(raw, "<stdin>", limit("file_bytes"))), "<stdin>")
+        yield from read_stream(io.BufferedReader(_Counted(raw, "<stdin>", limit("file_bytes"))), "<stdin>", raw_ndjson)
         return
     try:
         size = os.path.getsize(path)
@@ -138,4 +138,4 @@ def read_path(path: str) -> Iterator[ClaimRecord]:
     except OSError as exc:
         raise ReadError(f"{path}: cannot open: {exc.strerror or exc}") from None
     with handle:
-        yield from read_stream(handle, path)
+        yield from read_stream(handle, path, raw_ndjson)

@@ -7,13 +7,11 @@ object or an array is parsed whole (such files are small by nature).
 from __future__ import annotations
 
 import json
-from typing import IO, Iterator
+from typing import IO, Iterator, NamedTuple, Union
 
 from ..models import MAX_LINES, InputError, Source
 from . import ClaimRecord, ReadError, limit
 
-#: The default NDJSON line limit (SCRUBBER_MAX_LINE_BYTES overrides it).
-MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 def _record(obj: object, source: Source) -> ClaimRecord:
@@ -47,13 +45,16 @@ def _decode_error(exc: Exception, source: Source) -> ClaimRecord:
     return ClaimRecord(None, source, [InputError(field="<json>", message=message, source=source)])
 
 
-def read_json(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+def read_json(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Union[ClaimRecord, "RawLine"]]:
+    """Records; with ``raw_ndjson``, NDJSON lines come as :class:`RawLine` for
+    the caller to parse later with :func:`parse_raw` (``--jobs`` parses in
+    the workers, so the parent process only splits lines)."""
     try:
         first = stream.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")  # type: ignore[attr-defined]
         if first[:1] == b"[" or _single_document(stream):
             yield from _read_document(stream, name)
         else:
-            yield from _read_ndjson(stream, name)
+            yield from _read_ndjson(stream, name, raw_ndjson)
     except ReadError:
         raise
     except (OSError, MemoryError) as exc:
@@ -100,7 +101,21 @@ def _read_document(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         yield _record(doc, Source(file=name, index=1))
 
 
-def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
+class RawLine(NamedTuple):
+    """An NDJSON line not parsed yet, with where it came from."""
+
+    raw: bytes
+    file: str
+    index: int
+    line: int
+
+
+def parse_raw(item: RawLine) -> ClaimRecord:
+    """Parse a line the reader already checked against the line limit."""
+    return _parse(item.raw, Source(file=item.file, index=item.index, line=item.line), bom=item.line == 1)
+
+
+def _read_ndjson(stream: IO[bytes], name: str, raw_ndjson: bool = False) -> Iterator[Union[ClaimRecord, RawLine]]:
     index = 0
     maximum = limit("line_bytes")
     lineno = 0
@@ -112,16 +127,30 @@ def _read_ndjson(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:
         if not raw.strip():
             continue
         index += 1
-        source = Source(file=name, index=index, line=lineno)
         if len(raw) > maximum and not (len(raw) == maximum + 1 and raw.endswith(b"\n")):
             while raw and not raw.endswith(b"\n"):  # skip the rest of the line, a chunk at a time
                 raw = stream.readline(1 << 16)
+            source = Source(file=name, index=index, line=lineno)
             yield ClaimRecord(None, source, [InputError(
                 field="<json>", message=f"line longer than {maximum} bytes (SCRUBBER_MAX_LINE_BYTES)", source=source)])
             continue
-        try:
-            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-        except (ValueError, RecursionError) as exc:
-            yield _decode_error(exc, source)
-            continue
-        yield _record(obj, source)
+        item = RawLine(raw, name, index, lineno)
+        yield item if raw_ndjson else parse_raw(item)
+
+
+def ndjson_record(raw: bytes, source: Source, bom: bool = False) -> ClaimRecord:
+    """One NDJSON line (not blank, within the line limit) as a record; also
+    used on partitions of a file scrubbed on a cluster (``scrubber.partitions``)."""
+    maximum = limit("line_bytes")
+    if len(raw) > maximum + 1:
+        return ClaimRecord(None, source, [InputError(
+            field="<json>", message=f"line longer than {maximum} bytes (SCRUBBER_MAX_LINE_BYTES)", source=source)])
+    return _parse(raw, source, bom)
+
+
+def _parse(raw: bytes, source: Source, bom: bool) -> ClaimRecord:
+    try:
+        obj = json.loads(raw.decode("utf-8-sig" if bom else "utf-8"))
+    except (ValueError, RecursionError) as exc:
+        return _decode_error(exc, source)
+    return _record(obj, source)

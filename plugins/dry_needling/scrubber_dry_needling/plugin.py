@@ -99,7 +99,7 @@ def _needling_line(modifiers: list[str], fact: dict[str, Any], facts: Facts, opt
             facts.add("modifier", line=number, code=fact["code"], modifier=modifier, status=status, reason=reason,
                       liability=modifier in LIABILITY, distinct=modifier in DISTINCT)
     present = set(modifiers)
-    for first, second, policy, remove in TABLES.conflicts:
+    for first, second, policy, remove in TABLES.conflicts if len(present) > 1 else ():
         if first in present and second in present:
             facts.add("conflict", line=number, first=first, second=second, policy=policy, remove=remove or None)
     for dx in dxs:

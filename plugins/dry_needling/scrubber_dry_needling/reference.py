@@ -76,6 +76,10 @@ class Tables:
             for r in _rows("dx_validity.csv")
         }
         self.injections = frozenset(r["code"] for r in _rows("injection_codes.csv"))
+        self._clbp_by_code: dict[str, list[tuple[int, int]]] = {}
+        for code, start, end in self.clbp:
+            self._clbp_by_code.setdefault(code, []).append((start, end))
+        self._classes: dict[Optional[str], tuple[str, Optional[bool]]] = {}
         self.invalid_modifiers = {code: self._pfs_modifiers(code) for code in NEEDLING_CODES}
 
     def _pfs_modifiers(self, code: str) -> dict[str, tuple[str, str]]:
@@ -107,12 +111,23 @@ class Tables:
 
     def ptp_edit(self, col1: str, col2: str, dos: int) -> Optional[PtpEdit]:
         """The edit in force on ``dos`` for the ordered pair (0 wins over 1)."""
-        active = [e for e in self.ptp.get(col1 + col2, ()) if dos <= e.deleted]
+        edits = self.ptp.get(col1 + col2)
+        if not edits:  # most pairs (runs for every ordered pair of lines on a day)
+            return None
+        active = [e for e in edits if dos <= e.deleted]
         if not active:
             return None
         return min(active, key=lambda e: e.indicator)
 
     def provider_class(self, taxonomy: Optional[str]) -> tuple[str, Optional[bool]]:
+        found = self._classes.get(taxonomy)  # memo: a handful of taxonomies recur on every claim
+        if found is None:
+            if len(self._classes) > 4096:  # taxonomies come from input: keep the memo bounded
+                self._classes.clear()
+            found = self._classes[taxonomy] = self._provider_class(taxonomy)
+        return found
+
+    def _provider_class(self, taxonomy: Optional[str]) -> tuple[str, Optional[bool]]:
         if taxonomy:
             for prefix, cls, eligible in self.taxonomy:
                 if taxonomy.startswith(prefix):
@@ -120,7 +135,7 @@ class Tables:
         return "unknown", None
 
     def is_clbp(self, dx: str, dos: int) -> bool:
-        return any(code == dx and start <= dos <= end for code, start, end in self.clbp)
+        return any(start <= dos <= end for start, end in self._clbp_by_code.get(dx, ()))
 
     def describe(self) -> list[ReferenceTable]:
         src = "CMS, July 2024 (via the R package andrewallenbruce/northstar, Apache-2.0)"
