@@ -150,6 +150,26 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.01 * 2 ** attempt) * (0.5 + random.random()))
 
 
+def _with_retries(work: Callable[[], T], errors: tuple[type[BaseException], ...],
+                  transient: Callable[[BaseException], bool]) -> T:
+    """Run ``work``; while it fails with a transient error (a locked
+    database, a lost race), back off and try again, up to RETRIES times."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return work()
+        except errors as exc:
+            if attempt == RETRIES or not transient(exc):
+                raise
+            log.info("claim history busy, retrying (%s)", type(exc).__name__)
+            _backoff(attempt)
+    raise AssertionError("unreachable")
+
+
+def _sqlite_locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 class SqliteHistory:
     """Claim history in an SQLite file (standard library, no set-up).
 
@@ -196,16 +216,7 @@ class SqliteHistory:
         return conn
 
     def _retry(self, work: Callable[[], T]) -> T:
-        for attempt in range(RETRIES + 1):
-            try:
-                return work()
-            except sqlite3.OperationalError as exc:
-                text = str(exc).lower()
-                if attempt == RETRIES or not ("locked" in text or "busy" in text):
-                    raise
-                log.info("claim history busy, retrying: %s", exc)
-                _backoff(attempt)
-        raise AssertionError("unreachable")
+        return _with_retries(work, (sqlite3.OperationalError,), _sqlite_locked)
 
     def prior_lines(
         self, patient: PatientKey, codes: Iterable[str], start: dt.date, end: dt.date,
@@ -322,35 +333,27 @@ class SqlAlchemyHistory:
     def _create(self, engine: Any) -> None:
         import sqlalchemy as sa
 
+        def create() -> None:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7226051)"))
+                for statement in _SCHEMA:
+                    conn.execute(sa.text(statement))
+
         # Two processes creating the table at once can collide in the
         # catalogue (PostgreSQL: duplicate key in pg_type): try again.
-        for attempt in range(RETRIES + 1):
-            try:
-                with engine.begin() as conn:
-                    if engine.dialect.name == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7226051)"))
-                    for statement in _SCHEMA:
-                        conn.execute(sa.text(statement))
-                return
-            except sa.exc.DBAPIError:
-                if attempt == RETRIES:
-                    raise
-                _backoff(attempt)
+        _with_retries(create, (sa.exc.DBAPIError,), lambda exc: True)
 
     def _retry(self, work: Callable[[Any], T]) -> T:
         import sqlalchemy as sa
 
         engine = self._connect()
-        for attempt in range(RETRIES + 1):
-            try:
-                with engine.begin() as conn:
-                    return work(conn)
-            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
-                if attempt == RETRIES or not _retryable(exc):
-                    raise
-                log.info("claim history write lost a race, retrying: %s", _describe(exc))
-                _backoff(attempt)
-        raise AssertionError("unreachable")
+
+        def attempt() -> T:
+            with engine.begin() as conn:
+                return work(conn)
+
+        return _with_retries(attempt, (sa.exc.IntegrityError, sa.exc.OperationalError), _retryable)
 
     def prior_lines(
         self, patient: PatientKey, codes: Iterable[str], start: dt.date, end: dt.date,
@@ -420,8 +423,7 @@ def _retryable(exc: BaseException) -> bool:
     code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
     if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
         return True
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return _sqlite_locked(exc)
 
 
 def open_history(spec: Union[str, Path, HistoryStore]) -> HistoryStore:

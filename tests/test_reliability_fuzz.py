@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scrubber import Scrubber
 from scrubber.cli import _json, _text, main
 from scrubber.models import ScrubResult, Status
-from scrubber.readers import ReadError, read_path, read_stream
+from scrubber.readers import ReadError, read_stream
 
 DATA = Path(__file__).parent / "data" / "837p"
 SAMPLES = sorted(p for p in DATA.glob("*/*") if p.name not in ("LICENSE", "README.md"))

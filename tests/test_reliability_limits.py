@@ -15,7 +15,6 @@ import pytest
 
 from conftest import make_claim
 from scrubber import Scrubber
-from scrubber.cli import main
 from scrubber.config import ConfigError, load_config
 from scrubber.models import Status
 from scrubber.readers import ReadError, read_path, read_stream

@@ -289,18 +289,25 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                 yield o
         hdr = bill = sub = pat = None
 
+    def placed(sid: str, rank: Optional[int]) -> bool:
+        """Check a segment's order within its loop (``rank`` from the loop's
+        segment order); False for an invalid segment identifier."""
+        nonlocal last
+        if rank is not None:
+            if rank < last:
+                err(sid, f"segment {sid} is out of place in loop {loop} (it belongs before an earlier segment)",
+                    cline.get("number") if cline is not None else None)
+            last = rank
+        elif sid not in known and not _valid_segment_id(sid):
+            err("<segment>", "invalid segment identifier", cline.get("number") if cline is not None else None)
+            return False
+        return True
+
     for seg_index, seg_line, _start, _end, text in tok:
         sid, _, rest = text.partition(elem)
         if in_st and skip_txn is None and not skip_isa and sid not in special and text[0] != "I":
             # fast path: a segment the mapping does not read; only its place is checked
-            r = lrank.get(sid)
-            if r is not None:
-                if r < last:
-                    err(sid, f"segment {sid} is out of place in loop {loop} (it belongs before an earlier segment)",
-                        cline.get("number") if cline is not None else None)
-                last = r
-            elif sid not in known and not _valid_segment_id(sid):
-                err("<segment>", "invalid segment identifier", cline.get("number") if cline is not None else None)
+            placed(sid, lrank.get(sid))
             continue
         # ----- envelope -------------------------------------------------------
         if not (in_st and skip_txn is None and not skip_isa) or sid in envelope or text[0] == "I":
@@ -424,14 +431,7 @@ def _read(stream: IO[bytes], name: str) -> Iterator[ClaimRecord]:  # noqa: C901 
                 continue
 
         # ----- transaction body -------------------------------------------------
-        r = None if sid in loop_start else lrank.get(sid)
-        if r is not None:
-            if r < last:
-                err(sid, f"segment {sid} is out of place in loop {loop} (it belongs before an earlier segment)",
-                    cline.get("number") if cline is not None else None)
-            last = r
-        elif sid not in known and not _valid_segment_id(sid):
-            err("<segment>", "invalid segment identifier", cline.get("number") if cline is not None else None)
+        if not placed(sid, None if sid in loop_start else lrank.get(sid)):
             continue
 
         if sid == "NM1":

@@ -65,11 +65,11 @@ class Tables:
         self.ncci_modifiers = frozenset(r["modifier"] for r in _rows("ncci_modifiers.csv"))
         self.modifier_rules = {r["modifier"]: (r["status"], r["reason"]) for r in _rows("modifier_rules.csv")}
         self.conflicts = [(r["first"], r["second"], r["policy"], r["remove"]) for r in _rows("modifier_conflicts.csv")]
-        self.taxonomy = sorted(
-            ((r["prefix"], r["class"], r["ncd_eligible"] == "true") for r in _rows("taxonomy_classes.csv")),
-            key=lambda t: -len(t[0]),
-        )
-        self.class_labels = {r["class"]: r["label"].lower() for r in _rows("taxonomy_classes.csv")}
+        classes = list(_rows("taxonomy_classes.csv"))
+        # Longest prefix first, so 2252 (PT assistant) wins over a shorter match.
+        self.taxonomy = sorted(((r["prefix"], r["class"], r["ncd_eligible"] == "true") for r in classes),
+                               key=lambda t: -len(t[0]))
+        self.class_labels = {r["class"]: r["label"].lower() for r in classes}
         self.clbp = [(r["code"], _int_date(_date(r["valid_from"])), _int_date(_date(r["valid_to"]))) for r in _rows("clbp_diagnoses.csv")]
         self.dx_validity = {
             r["code"]: (_int_date(_date(r["valid_from"])), _int_date(_date(r["valid_to"])), r["replaced_by"].split())
